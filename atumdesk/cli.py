@@ -1,0 +1,182 @@
+"""The `atumdesk` command line. Bad input: one line on stderr naming what is wrong, exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from atumdesk import settings as settings_mod
+from atumdesk.errors import AtumError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are a single line (no usage dump) and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"atumdesk: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply migrations, then re-apply sql/ and sync pg_cron."""
+    from atumdesk.migrate import migrate
+
+    applied = migrate(args.settings, log=_log)
+    print(f"database {args.settings.database_name} is up to date ({applied} migration(s) applied)")
+    return 0
+
+
+def cmd_org_create(args: argparse.Namespace) -> int:
+    """Create an organization with default SLA policies and calendars."""
+    from atumdesk import admin
+
+    org = admin.org_create(args.settings, name=args.name, slug=args.slug, time_zone=args.time_zone)
+    print(f"created organization {org['slug']} (id {org['id']})")
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    """Create a user; the password is read from standard input."""
+    from atumdesk import admin
+
+    password = admin.read_password(sys.stdin, required=not args.no_password)
+    user = admin.user_create(
+        args.settings, org=args.org, email=args.email, role=args.role, name=args.name or "", password=password
+    )
+    print(f"created {user['role']} {user['email']} (id {user['id']})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Load demo organizations, users and tickets."""
+    from atumdesk import demo
+
+    demo.load(args.settings, tickets=args.tickets, organizations=args.organizations,
+              if_empty=args.if_empty, progress=not args.quiet)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve HTTP (API and web app)."""
+    from api.app import serve
+
+    serve(args.settings, host=args.host or args.settings.http_host, port=args.port or args.settings.http_port)
+    return 0
+
+
+def cmd_instance(args: argparse.Namespace) -> int:
+    """Create, start, stop or show the embedded PostgreSQL instance."""
+    from atumdesk.instance import Instance
+
+    inst = Instance(args.settings.pg_root, port=args.settings.pg_port)
+    if args.action == "init":
+        print("created" if inst.init() else "exists", inst.root)
+    elif args.action == "start":
+        inst.init()
+        print("started" if inst.start() else "already running", inst.root)
+    elif args.action == "stop":
+        print("stopped" if inst.stop() else "not running", inst.root)
+    else:
+        running = inst.is_running()
+        print(f"{'running' if running else 'stopped'} {inst.root} (socket {inst.socket_dir})")
+        return 0 if running else 3
+    return 0
+
+
+def cmd_cron(args: argparse.Namespace) -> int:
+    """Show the pg_cron jobs of this database with their last run."""
+    from atumdesk import admin
+
+    rows = admin.cron_status(args.settings)
+    if not rows:
+        print("no pg_cron jobs for this database: run `atumdesk migrate`")
+        return 1
+    print(f"{'job':<36} {'schedule':<12} {'last run (UTC)':<20} {'status':<10} {'fail/24h':>8}  message")
+    for r in rows:
+        when = r["start_time"].strftime("%Y-%m-%d %H:%M:%S") if r["start_time"] else "never"
+        print(f"{r['jobname']:<36} {r['schedule']:<12} {when:<20} {r['status'] or '-':<10} "
+              f"{r['failures_24h']:>8}  {(r['return_message'] or '').strip()[:60]}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    p = _Parser(prog="atumdesk", description="ATUM DESK service desk: administration and servers.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("migrate", help="apply migrations, then re-apply sql/").set_defaults(func=cmd_migrate)
+
+    org = sub.add_parser("org", help="organizations").add_subparsers(dest="org_command", required=True,
+                                                                      parser_class=_Parser)
+    oc = org.add_parser("create", help="create an organization with default SLA policies and calendar")
+    oc.add_argument("name")
+    oc.add_argument("--slug", required=True)
+    oc.add_argument("--time-zone", default="UTC")
+    oc.set_defaults(func=cmd_org_create)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True,
+                                                                parser_class=_Parser)
+    uc = user.add_parser("create", help="create a user; the password is read from stdin")
+    uc.add_argument("--org", required=True, help="organization slug")
+    uc.add_argument("--email", required=True)
+    uc.add_argument("--role", required=True, choices=["customer", "agent", "manager", "admin"])
+    uc.add_argument("--name", default="")
+    uc.add_argument("--no-password", action="store_true", help="create without a password (no sign-in)")
+    uc.set_defaults(func=cmd_user_create)
+
+    dm = sub.add_parser("demo", help="load a demo organization with users and tickets")
+    dm.add_argument("--tickets", type=_bounded_int(0, 10_000_000), default=2000)
+    dm.add_argument("--organizations", type=_bounded_int(1, 100_000), default=None,
+                    help="number of organizations (default: 3, or one per 1,000 tickets above 100,000)")
+    dm.add_argument("--if-empty", action="store_true", help="do nothing when a demo organization exists")
+    dm.add_argument("--quiet", action="store_true", help="no progress bar")
+    dm.set_defaults(func=cmd_demo)
+
+    sv = sub.add_parser("serve", help="serve HTTP (API and web app)")
+    sv.add_argument("--host")
+    sv.add_argument("--port", type=_bounded_int(1, 65535))
+    sv.set_defaults(func=cmd_serve)
+
+    ins = sub.add_parser("instance", help="the embedded PostgreSQL instance under the data directory")
+    ins.add_argument("action", choices=["init", "start", "stop", "status"])
+    ins.set_defaults(func=cmd_instance)
+
+    sub.add_parser("cron", help="pg_cron jobs with their last runs").set_defaults(func=cmd_cron)
+    return p
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.settings = settings_mod.load()
+        return int(args.func(args) or 0)
+    except AtumError as exc:
+        print(f"atumdesk: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("atumdesk: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""One settings object, read from the environment, with defaults that point at the embedded instance.
+
+Every command and the server read their configuration here and nowhere else. Values are validated
+when they are read, so a typo in a URL is reported at start-up with the variable's name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from atumdesk import PROJECT_ROOT
+from atumdesk.errors import SettingsError
+
+APP_ROLE = "atum_app"
+OWNER_ROLE = "atum_owner"
+REPORTING_ROLE = "atum_reporting"
+DEFAULT_DATABASE = "atumdesk"
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _conninfo(env: dict[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    try:
+        conninfo_to_dict(raw)
+    except Exception as exc:  # psycopg raises ProgrammingError with libpq's text
+        raise SettingsError(f"{name} is not a valid PostgreSQL connection string: {exc}") from None
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives, how to reach PostgreSQL, and how to serve HTTP."""
+
+    data_dir: Path
+    database_url: str
+    owner_database_url: str
+    admin_database_url: str
+    pg_port: int
+    http_host: str
+    http_port: int
+
+    @property
+    def database_name(self) -> str:
+        """The application database named by ATUM_DATABASE_URL."""
+        return str(conninfo_to_dict(self.database_url).get("dbname") or DEFAULT_DATABASE)
+
+    @property
+    def pg_root(self) -> Path:
+        """The embedded cluster's folder: data, socket and server log (owned by the server's user)."""
+        return self.data_dir / "pg"
+
+    @property
+    def socket_dir(self) -> Path:
+        """The embedded cluster's socket directory (it listens on no TCP port)."""
+        return self.pg_root / "run"
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Content-addressed attachment store, outside any web root."""
+        return self.data_dir / "attachments"
+
+    def conninfo(self, which: str = "app", **overrides: object) -> str:
+        """The connection string for `app`, `owner` or `admin`, with optional overrides (e.g. dbname)."""
+        base = {"app": self.database_url, "owner": self.owner_database_url, "admin": self.admin_database_url}
+        try:
+            url = base[which]
+        except KeyError:
+            raise ValueError(f"unknown connection kind {which!r}") from None
+        return make_conninfo(url, **overrides) if overrides else url
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the settings from the environment (``ATUM_*`` variables)."""
+    env = dict(os.environ if environ is None else environ)
+    data_dir = Path(env.get("ATUM_DATA_DIR") or PROJECT_ROOT / "var").expanduser().absolute()
+    pg_port = _int(env, "ATUM_PG_PORT", 5432, 1, 65535)
+    socket_dir = data_dir / "pg" / "run"
+
+    def embedded(user: str, dbname: str) -> str:
+        return make_conninfo(host=str(socket_dir), port=pg_port, user=user, dbname=dbname)
+
+    database_url = _conninfo(env, "ATUM_DATABASE_URL", embedded(APP_ROLE, DEFAULT_DATABASE))
+    dbname = str(conninfo_to_dict(database_url).get("dbname") or DEFAULT_DATABASE)
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        owner_database_url=_conninfo(env, "ATUM_OWNER_DATABASE_URL", embedded(OWNER_ROLE, dbname)),
+        admin_database_url=_conninfo(env, "ATUM_ADMIN_DATABASE_URL", embedded("postgres", "postgres")),
+        pg_port=pg_port,
+        http_host=env.get("ATUM_HOST") or "127.0.0.1",
+        http_port=_int(env, "ATUM_PORT", 8080, 1, 65535),
+    )

@@ -1,0 +1,35 @@
+-- What pg_cron runs in this database. `atumdesk migrate` reads atum.cron_jobs() and makes pg_cron's
+-- job list match it (cron.schedule_in_database from the database named by cron.database_name).
+-- Jobs run as atum_owner in background workers (see deploy/postgresql/atumdesk.conf).
+
+CREATE OR REPLACE FUNCTION atum.cron_heartbeat(p_job_name text) RETURNS void
+    LANGUAGE sql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO atum.cron_heartbeats AS h (job_name, beat_at) VALUES (p_job_name, now())
+    ON CONFLICT (job_name) DO UPDATE SET beat_at = excluded.beat_at, beats = h.beats + 1
+$$;
+COMMENT ON FUNCTION atum.cron_heartbeat(text) IS 'Records that a pg_cron job ran; readiness checks look at the heartbeat job.';
+
+CREATE OR REPLACE FUNCTION atum.sessions_purge(p_keep interval DEFAULT '30 days') RETURNS integer
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH gone AS (
+        DELETE FROM atum.sessions s
+         WHERE greatest(s.expires_at, coalesce(s.revoked_at, s.expires_at)) < now() - p_keep
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM gone
+$$;
+COMMENT ON FUNCTION atum.sessions_purge(interval) IS 'Deletes sessions that ended more than p_keep ago; returns how many.';
+
+CREATE OR REPLACE FUNCTION atum.cron_jobs() RETURNS TABLE (name text, schedule text, command text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES
+        ('heartbeat',      '* * * * *',  'SELECT atum.cron_heartbeat(''heartbeat'')'),
+        ('sessions-purge', '17 3 * * *', 'SELECT atum.sessions_purge()')
+$$;
+COMMENT ON FUNCTION atum.cron_jobs() IS 'The pg_cron schedule of this database (UTC): name, cron expression, SQL. Synced by atumdesk migrate.';

@@ -1,0 +1,40 @@
+-- Privileges. Start from nothing, then grant exactly what each role needs; RLS narrows rows further.
+
+REVOKE ALL ON ALL TABLES IN SCHEMA atum FROM PUBLIC, atum_app, atum_reporting;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA atum, api, atum_private FROM PUBLIC, atum_app, atum_reporting;
+REVOKE ALL ON SCHEMA atum, api, reporting, atum_private FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA atum, api TO atum_app;
+GRANT USAGE ON SCHEMA reporting TO atum_reporting;
+
+-- Tenant tables the API reads and writes under RLS.
+GRANT SELECT ON atum.organizations TO atum_app;
+GRANT UPDATE (name, time_zone, triage_target_minutes, sla_warning_ratio) ON atum.organizations TO atum_app;
+
+-- Secrets stay unreadable: no SELECT on password_hash or token_hash.
+GRANT SELECT (organization_id, id, email, display_name, role, is_active, time_zone, created_at, updated_at, last_login_at)
+    ON atum.users TO atum_app;
+GRANT INSERT, UPDATE, DELETE ON atum.users TO atum_app;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+    atum.teams, atum.team_members, atum.categories, atum.tags, atum.ticket_tags,
+    atum.business_calendars, atum.calendar_hours, atum.calendar_holidays, atum.sla_policies,
+    atum.tickets, atum.ticket_comments, atum.attachments
+    TO atum_app;
+
+GRANT SELECT (organization_id, id, user_id, created_at, last_seen_at, expires_at, idle_timeout, revoked_at, client_ip, user_agent)
+    ON atum.sessions TO atum_app;
+GRANT UPDATE (revoked_at) ON atum.sessions TO atum_app;
+
+GRANT SELECT (organization_id, id, user_id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at)
+    ON atum.api_tokens TO atum_app;
+GRANT INSERT, UPDATE (name, revoked_at, expires_at), DELETE ON atum.api_tokens TO atum_app;
+
+GRANT SELECT ON atum.audit_log TO atum_app;
+
+-- Context and helper functions policies and the API call.
+GRANT EXECUTE ON FUNCTION
+    atum.current_org(), atum.current_user_id(), atum.current_user_role(), atum.current_is_staff(),
+    atum.is_valid_time_zone(text), atum.ticket_reference(bigint, integer),
+    api.authenticate(text)
+    TO atum_app;
