@@ -7,9 +7,10 @@ CREATE OR REPLACE FUNCTION atum.cron_heartbeat(p_job_name text) RETURNS void
     SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO atum.cron_heartbeats AS h (job_name, beat_at) VALUES (p_job_name, now())
-    ON CONFLICT (job_name) DO UPDATE SET beat_at = excluded.beat_at, beats = h.beats + 1
+    ON CONFLICT (job_name) DO UPDATE SET beat_at = excluded.beat_at, beats = h.beats + 1;
+    SELECT pg_notify('atum_cron_heartbeat', p_job_name);
 $$;
-COMMENT ON FUNCTION atum.cron_heartbeat(text) IS 'Records that a pg_cron job ran; readiness checks look at the heartbeat job.';
+COMMENT ON FUNCTION atum.cron_heartbeat(text) IS 'Records that a pg_cron job ran (and notifies atum_cron_heartbeat); readiness checks look at the heartbeat job.';
 
 CREATE OR REPLACE FUNCTION atum.sessions_purge(p_keep interval DEFAULT '30 days') RETURNS integer
     LANGUAGE sql VOLATILE
