@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+import psycopg
+
 from atumdesk import settings as settings_mod
 from atumdesk.errors import AtumError
 
@@ -68,6 +70,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(args.settings, host=args.host or args.settings.http_host, port=args.port or args.settings.http_port)
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Embedded instance, migrations, demo data and the server, in the foreground."""
+    from atumdesk.run import run
+
+    return run(args.settings, demo_tickets=args.demo_tickets)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop `atumdesk run` and the embedded instance."""
+    from atumdesk.run import stop
+
+    return stop(args.settings)
 
 
 def cmd_instance(args: argparse.Namespace) -> int:
@@ -143,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=_bounded_int(1, 65535))
     sv.set_defaults(func=cmd_serve)
 
+    rn = sub.add_parser("run", help="embedded instance + migrate + demo data + server, until Ctrl-C (make run)")
+    rn.add_argument("--demo-tickets", type=_bounded_int(0, 10_000_000), default=2000)
+    rn.set_defaults(func=cmd_run)
+    sub.add_parser("stop", help="stop `atumdesk run` and the embedded instance (make stop)").set_defaults(
+        func=cmd_stop)
+
     ins = sub.add_parser("instance", help="the embedded PostgreSQL instance under the data directory")
     ins.add_argument("action", choices=["init", "start", "stop", "status"])
     ins.set_defaults(func=cmd_instance)
@@ -171,8 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.settings = settings_mod.load()
         return int(args.func(args) or 0)
     except AtumError as exc:
-        print(f"atumdesk: error: {exc}", file=sys.stderr)
+        print(f"atumdesk: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
+    except psycopg.Error as exc:  # a refusal we did not anticipate: still one line, no traceback
+        detail = exc.diag.message_primary or (str(exc).strip().splitlines() or ["database error"])[0]
+        print(f"atumdesk: error: {detail}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("atumdesk: interrupted", file=sys.stderr)
         return 130

@@ -120,13 +120,13 @@ def sync_cron(settings: Settings, dbname: str, log: Callable[[str], None]) -> No
         prefix = cron_job_name(dbname, "")
         present = {r[0]: r[1:] for r in conn.execute(query("cron_scheduled_jobs"), {"prefix": prefix})}
         for jobname, (schedule, command) in wanted.items():
-            if present.get(jobname) != (schedule, command, dbname, "atum_owner"):
+            if present.get(jobname, ())[:4] != (schedule, command, dbname, "atum_owner"):
                 log(f"scheduling {jobname} ({schedule})")
                 conn.execute(query("cron_schedule"), {"jobname": jobname, "schedule": schedule,
                                                       "command": command, "database": dbname})
         for jobname in present.keys() - wanted.keys():
             log(f"unscheduling {jobname}")
-            conn.execute(query("cron_unschedule"), {"jobname": jobname})
+            conn.execute(query("cron_unschedule"), {"jobid": present[jobname][4]})
 
 
 def migrate(

@@ -21,13 +21,14 @@ CREATE EXTENSION IF NOT EXISTS pg_cron
 SELECT name, schedule, command FROM atum.cron_jobs() ORDER BY name
 
 -- cron_scheduled_jobs --
-SELECT jobname, schedule, command, database, username FROM cron.job WHERE jobname LIKE %(prefix)s || '%%'
+SELECT jobname, schedule, command, database, username, jobid FROM cron.job WHERE jobname LIKE %(prefix)s || '%%'
 
 -- cron_schedule --
 SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(database)s, 'atum_owner', true)
 
 -- cron_unschedule --
-SELECT cron.unschedule(%(jobname)s)
+-- By id: unscheduling by name only finds jobs of the calling role, and ours run as atum_owner.
+SELECT cron.unschedule(%(jobid)s::bigint)
 
 -- cron_status --
 SELECT j.jobname, j.schedule, j.active, r.status, r.start_time, r.end_time, r.return_message,

@@ -39,7 +39,8 @@ def _conninfo(env: dict[str, str], name: str, default: str) -> str:
     try:
         conninfo_to_dict(raw)
     except Exception as exc:  # psycopg raises ProgrammingError with libpq's text
-        raise SettingsError(f"{name} is not a valid PostgreSQL connection string: {exc}") from None
+        reason = (str(exc).strip().splitlines() or ["unreadable"])[0]
+        raise SettingsError(f"{name} is not a valid PostgreSQL connection string: {reason}") from None
     return raw
 
 

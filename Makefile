@@ -1,0 +1,62 @@
+# ATUM DESK — the two commands of the README are `make run` and `make test`.
+# Everything works as root and as an ordinary user: PostgreSQL itself always runs unprivileged
+# (see atumdesk/instance.py).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ATUM := $(BIN)/atumdesk
+DEMO_TICKETS ?= 2000
+DATA_DIR := $(or $(ATUM_DATA_DIR),$(CURDIR)/var)
+PGHOST_EMBEDDED := $(DATA_DIR)/pg/run
+LOCK_HASH := $(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(LOCK_HASH)
+
+.PHONY: run stop test lint bench psql pgcli install system-packages clean help
+
+help:
+	@echo "make run    — install what is missing, start the embedded instance with demo data on http://127.0.0.1:8080"
+	@echo "make test   — install what is missing and run every test"
+	@echo "make stop   — stop what make run started"
+	@echo "make psql / make pgcli — a SQL shell on the embedded instance (as atum_owner)"
+	@echo "make bench  — benchmarks; figures go to bench-results.json"
+
+run: install
+	$(ATUM) run --demo-tickets $(DEMO_TICKETS)
+
+stop: install
+	$(ATUM) stop
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m tests.bench.run
+
+psql: install
+	@$(ATUM) instance start >/dev/null
+	psql -h $(PGHOST_EMBEDDED) -U atum_owner atumdesk
+
+pgcli: install
+	@$(ATUM) instance start >/dev/null
+	$(BIN)/pgcli -h $(PGHOST_EMBEDDED) -U atum_owner atumdesk
+
+install: system-packages $(STAMP)
+
+system-packages:
+	@deploy/dev/install-system-packages $(PYTHON)
+
+# The virtualenv, re-synced whenever the lock or pyproject changes.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+clean: stop
+	rm -rf $(DATA_DIR)

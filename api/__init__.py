@@ -1,0 +1,1 @@
+"""The HTTP layer: aiohttp, thin over the `api` schema of the database."""

@@ -1,0 +1,54 @@
+"""pg_cron really runs our jobs: a job scheduled by `atumdesk migrate` succeeds in
+cron.job_run_details (not merely listed in cron.job) and `atumdesk cron` shows it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from atumdesk.settings import Settings
+from tests.conftest import CRON_DATABASE
+
+HEARTBEAT = f"atum:{CRON_DATABASE}:heartbeat"
+
+
+def succeeded_runs(admin: psycopg.Connection) -> int:
+    return admin.execute("""
+        SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+         WHERE j.jobname = %s AND d.status = 'succeeded'""", [HEARTBEAT]).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_the_heartbeat_job_runs_and_succeeds(cluster: Settings) -> None:
+    owner_url = make_conninfo(cluster.owner_database_url, dbname=CRON_DATABASE)
+    with psycopg.connect(cluster.admin_database_url, autocommit=True) as admin, \
+            psycopg.connect(owner_url, autocommit=True) as listener:
+        if succeeded_runs(admin) == 0:
+            # Wait for the job itself to report in (pg_cron starts jobs at the top of each minute).
+            listener.execute("LISTEN atum_cron_heartbeat")
+            notices = listener.notifies(timeout=150, stop_after=1)
+            assert [n.payload for n in notices] == ["heartbeat"], "pg_cron did not run the heartbeat job"
+            # pg_cron records the outcome right after the job's transaction commits.
+            deadline = time.monotonic() + 10
+            while succeeded_runs(admin) == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert succeeded_runs(admin) >= 1
+        failed = admin.execute("SELECT d.return_message FROM cron.job_run_details d JOIN cron.job j USING (jobid)"
+                               " WHERE j.jobname LIKE 'atum:%%' AND d.status = 'failed'").fetchall()
+        assert failed == []
+        beats = listener.execute("SELECT beats FROM atum.cron_heartbeats WHERE job_name = 'heartbeat'").fetchone()
+        assert beats is not None and beats[0] >= 1
+
+    env = dict(os.environ, ATUM_DATA_DIR=str(cluster.data_dir),
+               ATUM_DATABASE_URL=make_conninfo(cluster.database_url, dbname=CRON_DATABASE))
+    proc = subprocess.run([sys.executable, "-m", "atumdesk.cli", "cron"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith(HEARTBEAT))
+    assert "succeeded" in line and "* * * * *" in line
