@@ -8,7 +8,7 @@ this module holds the factory, the pool and the operator endpoints.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from atumdesk.settings import Settings
 
 log = logging.getLogger("atumdesk.http")
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", AsyncConnectionPool)
 QUERIES = Path(__file__).with_name("queries.sql")
@@ -80,7 +81,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Headers every response carries, also behind no proxy."""
     response = await handler(request)
     for name, value in SECURITY_HEADERS.items():

@@ -18,6 +18,9 @@ def _load(path: Path) -> dict[str, str]:
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-def query(name: str, path: Path = Path(__file__).with_name("queries.sql")) -> LiteralString:
-    """The query block called ``name`` (raises KeyError for an unknown name)."""
+DEFAULT_FILE = Path(__file__).with_name("queries.sql")
+
+
+def query(name: str, path: Path = DEFAULT_FILE) -> LiteralString:
+    """The query block called ``name`` in ``path`` (raises KeyError for an unknown name)."""
     return cast(LiteralString, _load(path)[name])

@@ -76,7 +76,7 @@ class Settings:
         """Content-addressed attachment store, outside any web root."""
         return self.data_dir / "attachments"
 
-    def conninfo(self, which: str = "app", **overrides: object) -> str:
+    def conninfo(self, which: str = "app", **overrides: str | int | None) -> str:
         """The connection string for `app`, `owner` or `admin`, with optional overrides (e.g. dbname)."""
         base = {"app": self.database_url, "owner": self.owner_database_url, "admin": self.admin_database_url}
         try:

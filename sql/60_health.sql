@@ -12,4 +12,3 @@ AS $$
         'database_time', now())
 $$;
 COMMENT ON FUNCTION api.health() IS 'Readiness facts: applied migrations, last pg_cron heartbeat, database time. No tenant data.';
-GRANT EXECUTE ON FUNCTION api.health() TO atum_app;

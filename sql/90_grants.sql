@@ -1,6 +1,6 @@
 -- Privileges. Start from nothing, then grant exactly what each role needs; RLS narrows rows further.
 
-REVOKE ALL ON ALL TABLES IN SCHEMA atum FROM PUBLIC, atum_app, atum_reporting;
+REVOKE ALL ON ALL TABLES IN SCHEMA atum, reporting FROM PUBLIC, atum_app, atum_reporting;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA atum, api, atum_private FROM PUBLIC, atum_app, atum_reporting;
 REVOKE ALL ON SCHEMA atum, api, reporting, atum_private FROM PUBLIC;
 
@@ -31,10 +31,19 @@ GRANT SELECT (organization_id, id, user_id, name, role, created_by, created_at, 
 GRANT INSERT, UPDATE (name, revoked_at, expires_at), DELETE ON atum.api_tokens TO atum_app;
 
 GRANT SELECT ON atum.audit_log TO atum_app;
+GRANT SELECT ON atum.reporting_grants TO atum_app;
 
 -- Context and helper functions policies and the API call.
 GRANT EXECUTE ON FUNCTION
     atum.current_org(), atum.current_user_id(), atum.current_user_role(), atum.current_is_staff(),
     atum.is_valid_time_zone(text), atum.ticket_reference(bigint, integer),
-    api.authenticate(text)
+    api.authenticate(text), api.health()
     TO atum_app;
+
+-- Reporting roles read the reporting views only. The views are security_invoker, so the tables
+-- underneath need SELECT too (without USAGE on atum they cannot be named directly); RLS policies
+-- for atum_reporting (sql/70_reporting.sql) then limit rows to granted organizations.
+GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO atum_reporting;
+GRANT SELECT (id, slug, name, time_zone, created_at, ticket_prefix) ON atum.organizations TO atum_reporting;
+GRANT SELECT (organization_id, id, display_name, role, is_active) ON atum.users TO atum_reporting;
+GRANT SELECT ON atum.teams, atum.categories, atum.tickets, atum.reporting_grants TO atum_reporting;

@@ -81,7 +81,8 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
     tag = q("INSERT INTO atum.tags (organization_id, name) VALUES (%s, 'vip') RETURNING id", [org_id]).fetchone()[0]
     calendar = q("SELECT id FROM atum.business_calendars WHERE organization_id = %s AND is_default",
                  [org_id]).fetchone()[0]
-    q("INSERT INTO atum.calendar_holidays (organization_id, calendar_id, day, name) VALUES (%s, %s, '2026-12-25', 'Christmas')",
+    q("INSERT INTO atum.calendar_holidays (organization_id, calendar_id, day, name)"
+      " VALUES (%s, %s, '2026-12-25', 'Christmas')",
       [org_id, calendar])
     org.ticket_id = q(
         "INSERT INTO atum.tickets (organization_id, subject, description, requester_id, team_id, category_id)"
@@ -89,12 +90,15 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
         [org_id, org.users["customer"], team, category],
     ).fetchone()[0]
     org.other_ticket_id = q(
-        "INSERT INTO atum.tickets (organization_id, subject, requester_id) VALUES (%s, 'Cannot log in', %s) RETURNING id",
+        "INSERT INTO atum.tickets (organization_id, subject, requester_id)"
+        " VALUES (%s, 'Cannot log in', %s) RETURNING id",
         [org_id, org.users["customer2"]],
     ).fetchone()[0]
-    q("INSERT INTO atum.ticket_tags (organization_id, ticket_id, tag_id) VALUES (%s, %s, %s)", [org_id, org.ticket_id, tag])
+    q("INSERT INTO atum.ticket_tags (organization_id, ticket_id, tag_id) VALUES (%s, %s, %s)",
+      [org_id, org.ticket_id, tag])
     org.public_comment_id = q(
-        "INSERT INTO atum.ticket_comments (organization_id, ticket_id, author_id, body) VALUES (%s, %s, %s, 'We are on it.') RETURNING id",
+        "INSERT INTO atum.ticket_comments (organization_id, ticket_id, author_id, body)"
+        " VALUES (%s, %s, %s, 'We are on it.') RETURNING id",
         [org_id, org.ticket_id, org.users["agent"]],
     ).fetchone()[0]
     org.internal_comment_id = q(
@@ -103,12 +107,14 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
         [org_id, org.ticket_id, org.users["agent"]],
     ).fetchone()[0]
     for comment_id, internal in ((org.public_comment_id, False), (org.internal_comment_id, True)):
-        q("INSERT INTO atum.attachments (organization_id, ticket_id, comment_id, is_internal, filename, content_type, size_bytes, sha256)"
+        q("INSERT INTO atum.attachments (organization_id, ticket_id, comment_id, is_internal, filename,"
+          " content_type, size_bytes, sha256)"
           " VALUES (%s, %s, %s, %s, %s, 'text/plain', 5, sha256(%s::bytea))",
           [org_id, org.ticket_id, comment_id, internal, f"note-{comment_id}.txt", f"file {comment_id}".encode()])
     q("INSERT INTO atum.api_tokens (organization_id, user_id, name, token_hash, role)"
       " VALUES (%s, %s, 'CI integration', atum_private.token_hash(%s), 'agent')",
       [org_id, org.users["admin"], f"atum_t_{slug}-integration-token"])
+    q("SELECT api.grant_reporting('atum_reporting', %s)", [org_id])
     return org
 
 

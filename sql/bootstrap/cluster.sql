@@ -22,6 +22,8 @@ ALTER ROLE atum_app NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATIO
 -- Reporting is read-only by default and sees only organizations granted to it (by RLS).
 ALTER ROLE atum_reporting NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION NOINHERIT;
 ALTER ROLE atum_reporting SET default_transaction_read_only = on;
+-- api.grant_reporting (run by the owner) makes BI roles members of atum_reporting.
+GRANT atum_reporting TO atum_owner WITH ADMIN OPTION;
 
 COMMENT ON ROLE atum_owner IS 'ATUM DESK: owns the schema, runs migrations, backups and maintenance (BYPASSRLS). Not used by the web app.';
 COMMENT ON ROLE atum_app IS 'ATUM DESK: the API and the worker log in as this role. Owns nothing, no BYPASSRLS: row-level security applies.';

@@ -10,6 +10,7 @@ import sys
 import psycopg
 import pytest
 from argon2 import PasswordHasher, extract_parameters
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tests.support import Database
@@ -36,7 +37,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def count(owner: psycopg.Connection, table: str) -> int:
-    return owner.execute(f"SELECT count(*) FROM atum.{table}").fetchone()[0]
+    return owner.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("atum", table))).fetchone()[0]
 
 
 def test_org_create_gives_default_sla_policies_and_calendars(atumdesk, owner: psycopg.Connection) -> None:
@@ -120,7 +121,8 @@ def test_user_create_refuses_a_duplicate_email_in_any_case(atumdesk, owner: psyc
 @pytest.mark.parametrize(("variable", "value", "message"), [
     ("ATUM_PORT", "eighty", "ATUM_PORT must be a whole number"),
     ("ATUM_PG_PORT", "70000", "ATUM_PG_PORT must be between 1 and 65535"),
-    ("ATUM_DATABASE_URL", "host=/tmp port=notaport = =", "ATUM_DATABASE_URL is not a valid PostgreSQL connection string"),
+    ("ATUM_DATABASE_URL", "host=/tmp port=notaport = =",
+     "ATUM_DATABASE_URL is not a valid PostgreSQL connection string"),
 ])
 def test_bad_settings_are_named_in_one_line(variable: str, value: str, message: str) -> None:
     env = dict(os.environ, **{variable: value})

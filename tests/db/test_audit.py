@@ -4,10 +4,11 @@ the log is append-only and its hash chain exposes any edit made behind its back.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from tests.support import Database, Org, build_org, tenant_tables
@@ -18,10 +19,12 @@ def org(owner: psycopg.Connection) -> Org:
     return build_org(owner, "acme")
 
 
-def audit(owner: psycopg.Connection, where: str = "true", params: list | None = None) -> list[dict[str, Any]]:
+def audit(owner: psycopg.Connection, where: LiteralString = "true", params: list | None = None
+          ) -> list[dict[str, Any]]:
+    """Audit rows matching a condition written in the test (never from input)."""
+    query = sql.SQL("SELECT * FROM atum.audit_log WHERE {} ORDER BY organization_id, seq").format(sql.SQL(where))
     with owner.cursor(row_factory=dict_row) as cur:
-        return cur.execute(f"SELECT * FROM atum.audit_log WHERE {where} ORDER BY organization_id, seq",
-                           params or []).fetchall()
+        return cur.execute(query, params or []).fetchall()
 
 
 def problems(owner: psycopg.Connection, org_id: int) -> list[tuple[int, str]]:

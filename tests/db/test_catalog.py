@@ -66,7 +66,8 @@ def test_foreign_keys_between_tenant_tables_include_the_organization(owner: psyc
 
 def test_internal_tables_are_unreachable_for_the_app_and_reporting_roles(owner: psycopg.Connection) -> None:
     tenant = set(tenant_tables(owner))
-    internal = [r[0] for r in rows(owner, "SELECT relname FROM pg_class WHERE relnamespace = 'atum'::regnamespace AND relkind = 'r'")
+    internal = [r[0] for r in rows(owner, "SELECT relname FROM pg_class"
+                                          " WHERE relnamespace = 'atum'::regnamespace AND relkind = 'r'")
                 if r[0] not in tenant]
     assert {"audit_heads", "secrets", "ticket_counters", "jobs"} <= set(internal)
     for table in internal:
@@ -88,7 +89,8 @@ def test_every_tenant_table_is_audited_on_insert_update_and_delete(owner: psycop
 
 def test_policies_evaluate_context_functions_once_per_statement(owner: psycopg.Connection) -> None:
     """Every call of a context function in a policy is wrapped in a sub-select (an InitPlan)."""
-    for name, table, qual, check in rows(owner, "SELECT policyname, tablename, qual, with_check FROM pg_policies WHERE schemaname = 'atum'"):
+    policies = rows(owner, "SELECT policyname, tablename, qual, with_check FROM pg_policies WHERE schemaname = 'atum'")
+    for name, table, qual, check in policies:
         for expr in (qual or "", check or ""):
             calls = len(re.findall(r"atum\.current_\w+\(\)", expr))
             wrapped = len(re.findall(r"\(\s*SELECT atum\.current_\w+\(\)", expr))
@@ -144,7 +146,8 @@ def test_everything_a_dba_sees_has_a_comment(owner: psycopg.Connection) -> None:
          WHERE c.relnamespace::regnamespace::text = ANY(%(s)s) AND c.relkind IN ('r', 'v', 'm', 'p')
            AND obj_description(c.oid, 'pg_class') IS NULL
         UNION ALL
-        SELECT 'column ' || c.oid::regclass || '.' || a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+        SELECT 'column ' || c.oid::regclass || '.' || a.attname
+          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
          WHERE c.relnamespace::regnamespace::text = ANY(%(s)s) AND c.relkind IN ('r', 'v', 'm', 'p')
            AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL
         UNION ALL

@@ -3,8 +3,11 @@ transaction, and policies evaluate it once per statement."""
 
 from __future__ import annotations
 
+from typing import LiteralString
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.support import Database, Org, build_org
 
@@ -41,8 +44,9 @@ def test_unknown_tokens_are_refused_with_401s_code(db: Database, org: Org, token
     "expires_at = now() - interval '1 second'",
     "last_seen_at = now() - interval '3 hours'",
 ])
-def test_ended_sessions_are_refused(db: Database, owner: psycopg.Connection, org: Org, change: str) -> None:
-    owner.execute(f"UPDATE atum.sessions SET {change} WHERE user_id = %s", [org.users["agent"]])
+def test_ended_sessions_are_refused(db: Database, owner: psycopg.Connection, org: Org, change: LiteralString) -> None:
+    owner.execute(sql.SQL("UPDATE atum.sessions SET {} WHERE user_id = %s").format(sql.SQL(change)),
+                  [org.users["agent"]])
     assert authenticate_error(db, org.tokens["agent"]) == "AT401"
 
 

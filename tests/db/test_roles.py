@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.support import Database, Org, build_org
 
@@ -47,7 +48,8 @@ def test_a_customer_cannot_write_internal_notes_or_on_others_tickets(db: Databas
         for ticket, internal, author in ((org.ticket_id, True, me), (org.other_ticket_id, False, me),
                                          (org.ticket_id, False, org.users["agent"])):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
-                conn.execute("INSERT INTO atum.ticket_comments (organization_id, ticket_id, author_id, body, is_internal)"
+                conn.execute("INSERT INTO atum.ticket_comments"
+                             " (organization_id, ticket_id, author_id, body, is_internal)"
                              " VALUES (%s, %s, %s, 'x', %s)", [org.id, ticket, author, internal])
 
 
@@ -92,5 +94,6 @@ def test_an_admin_manages_users(db: Database, org: Org) -> None:
 def test_staff_only_configuration_is_hidden_from_customers(db: Database, org: Org) -> None:
     with db.acting_as(org.tokens["customer"]) as conn:
         for table in ("teams", "team_members", "sla_policies", "business_calendars", "tags", "ticket_tags"):
-            assert conn.execute(f"SELECT count(*) AS n FROM atum.{table}").fetchone()["n"] == 0, table
+            query = sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier("atum", table))
+            assert conn.execute(query).fetchone()["n"] == 0, table
         assert conn.execute("SELECT count(*) AS n FROM atum.categories").fetchone()["n"] == 1

@@ -1,0 +1,125 @@
+-- Read-only reporting for BI tools (psql, Metabase, a spreadsheet).
+--
+-- atum_reporting, and any role made a member of it by api.grant_reporting, may read the views of
+-- the reporting schema and nothing else (no USAGE on atum). The views are security_invoker, so the
+-- row-level security of the tables underneath applies to the reader: policies for atum_reporting
+-- show only organizations listed in atum.reporting_grants for a role the reader has the privileges
+-- of. Nothing a client can SET changes that. The report views of later issues follow this pattern.
+
+-- Who sees which grants: a reporting role its own; an organization's admin those of their organization.
+CREATE POLICY reporting_grants_own ON atum.reporting_grants FOR SELECT TO atum_reporting
+    USING (role_name = current_user);
+CREATE POLICY reporting_grants_admin_read ON atum.reporting_grants FOR SELECT TO atum_app
+    USING (organization_id = (SELECT atum.current_org()) AND (SELECT atum.current_user_role()) = 'admin');
+
+CREATE POLICY organizations_reporting ON atum.organizations FOR SELECT TO atum_reporting
+    USING (id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+CREATE POLICY users_reporting ON atum.users FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+CREATE POLICY teams_reporting ON atum.teams FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+CREATE POLICY categories_reporting ON atum.categories FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+CREATE POLICY tickets_reporting ON atum.tickets FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+
+CREATE OR REPLACE VIEW reporting.organizations WITH (security_invoker = true) AS
+    SELECT o.id AS organization_id, o.slug, o.name, o.time_zone, o.created_at
+      FROM atum.organizations o;
+COMMENT ON VIEW reporting.organizations IS 'Organizations this reporting role may read.';
+COMMENT ON COLUMN reporting.organizations.organization_id IS 'Organization id (join key of every reporting view).';
+COMMENT ON COLUMN reporting.organizations.slug IS 'Short unique name.';
+COMMENT ON COLUMN reporting.organizations.name IS 'Display name.';
+COMMENT ON COLUMN reporting.organizations.time_zone IS 'The organization''s time zone: report days in it.';
+COMMENT ON COLUMN reporting.organizations.created_at IS 'When the organization was created.';
+
+CREATE OR REPLACE VIEW reporting.staff WITH (security_invoker = true) AS
+    SELECT u.organization_id, u.id AS user_id, u.display_name, u.role::text AS role, u.is_active
+      FROM atum.users u
+     WHERE u.role <> 'customer';
+COMMENT ON VIEW reporting.staff IS 'Agents, managers and admins (no e-mail addresses: reports need names, not contact data).';
+COMMENT ON COLUMN reporting.staff.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.staff.user_id IS 'User id (tickets.assignee_id).';
+COMMENT ON COLUMN reporting.staff.display_name IS 'Name.';
+COMMENT ON COLUMN reporting.staff.role IS 'agent, manager or admin.';
+COMMENT ON COLUMN reporting.staff.is_active IS 'False for people who left.';
+
+CREATE OR REPLACE VIEW reporting.teams WITH (security_invoker = true) AS
+    SELECT t.organization_id, t.id AS team_id, t.name FROM atum.teams t;
+COMMENT ON VIEW reporting.teams IS 'Teams tickets are routed to.';
+COMMENT ON COLUMN reporting.teams.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.teams.team_id IS 'Team id (tickets.team_id).';
+COMMENT ON COLUMN reporting.teams.name IS 'Team name.';
+
+CREATE OR REPLACE VIEW reporting.categories WITH (security_invoker = true) AS
+    SELECT c.organization_id, c.id AS category_id, c.parent_id, c.name FROM atum.categories c;
+COMMENT ON VIEW reporting.categories IS 'Ticket categories.';
+COMMENT ON COLUMN reporting.categories.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.categories.category_id IS 'Category id (tickets.category_id).';
+COMMENT ON COLUMN reporting.categories.parent_id IS 'Enclosing category.';
+COMMENT ON COLUMN reporting.categories.name IS 'Category name.';
+
+CREATE OR REPLACE VIEW reporting.tickets WITH (security_invoker = true) AS
+    SELECT t.organization_id, t.id AS ticket_id, o.ticket_prefix || '-' || t.number AS reference,
+           t.status::text AS status, t.priority::text AS priority, t.channel::text AS channel,
+           t.requester_id, t.assignee_id, t.team_id, t.category_id,
+           t.created_at, t.accepted_at, t.sla_started_at, t.first_response_due_at, t.first_responded_at,
+           t.resolution_due_at, t.resolved_at, t.closed_at
+      FROM atum.tickets t JOIN atum.organizations o ON o.id = t.organization_id;
+COMMENT ON VIEW reporting.tickets IS 'One row per ticket with lifecycle and SLA timestamps (no subject or text: reports count, they do not read).';
+COMMENT ON COLUMN reporting.tickets.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.tickets.ticket_id IS 'Ticket id.';
+COMMENT ON COLUMN reporting.tickets.reference IS 'Human reference, e.g. ATUM-1234.';
+COMMENT ON COLUMN reporting.tickets.status IS 'Current status.';
+COMMENT ON COLUMN reporting.tickets.priority IS 'Current priority.';
+COMMENT ON COLUMN reporting.tickets.channel IS 'portal, email, api, phone or staff.';
+COMMENT ON COLUMN reporting.tickets.requester_id IS 'Customer user id.';
+COMMENT ON COLUMN reporting.tickets.assignee_id IS 'Assigned agent (reporting.staff.user_id).';
+COMMENT ON COLUMN reporting.tickets.team_id IS 'Team (reporting.teams.team_id).';
+COMMENT ON COLUMN reporting.tickets.category_id IS 'Category (reporting.categories.category_id).';
+COMMENT ON COLUMN reporting.tickets.created_at IS 'Opened.';
+COMMENT ON COLUMN reporting.tickets.accepted_at IS 'Accepted by a manager (end of triage).';
+COMMENT ON COLUMN reporting.tickets.sla_started_at IS 'SLA clock start (= acceptance).';
+COMMENT ON COLUMN reporting.tickets.first_response_due_at IS 'First-response deadline.';
+COMMENT ON COLUMN reporting.tickets.first_responded_at IS 'First public staff reply.';
+COMMENT ON COLUMN reporting.tickets.resolution_due_at IS 'Resolution deadline.';
+COMMENT ON COLUMN reporting.tickets.resolved_at IS 'Last resolution.';
+COMMENT ON COLUMN reporting.tickets.closed_at IS 'Closed.';
+
+CREATE OR REPLACE FUNCTION api.grant_reporting(p_role name, p_organization_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = p_role) THEN
+        RAISE EXCEPTION 'no database role %', quote_ident(p_role) USING ERRCODE = 'AT404', COLUMN = 'role';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM atum.organizations o WHERE o.id = p_organization_id) THEN
+        RAISE EXCEPTION 'no organization %', p_organization_id USING ERRCODE = 'AT404', COLUMN = 'organization';
+    END IF;
+    IF p_role IN ('atum_owner', 'atum_app') OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = p_role AND r.rolsuper) THEN
+        RAISE EXCEPTION 'role % is not a reporting role', quote_ident(p_role) USING ERRCODE = 'AT422', COLUMN = 'role';
+    END IF;
+    IF p_role <> 'atum_reporting' AND NOT pg_has_role(p_role, 'atum_reporting', 'MEMBER') THEN
+        EXECUTE format('GRANT atum_reporting TO %I', p_role);
+    END IF;
+    INSERT INTO atum.reporting_grants (organization_id, role_name) VALUES (p_organization_id, p_role)
+    ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION api.grant_reporting(name, bigint) IS 'Lets a database role read one organization through the reporting views (makes it a member of atum_reporting). Owner only.';
+
+CREATE OR REPLACE FUNCTION api.revoke_reporting(p_role name, p_organization_id bigint) RETURNS boolean
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH gone AS (
+        DELETE FROM atum.reporting_grants g WHERE g.role_name = p_role AND g.organization_id = p_organization_id
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM gone)
+$$;
+COMMENT ON FUNCTION api.revoke_reporting(name, bigint) IS 'Withdraws a role''s access to one organization''s reports; true if there was one. Owner only.';
+
+-- The audit trail covers reporting grants too.
+SELECT atum_private.audit_attach('atum.reporting_grants', '{"org": "organization_id", "key": ["role_name"]}');
