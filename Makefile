@@ -60,4 +60,4 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 clean: stop
-	rm -rf $(DATA_DIR)
+	rm -rf "$$(readlink -f $(DATA_DIR)/pg)" $(DATA_DIR)

@@ -249,7 +249,8 @@ class Instance:
         """Stop the server (fast shutdown: sessions are rolled back); False if it was not running."""
         if not self.is_running():
             return False
-        self._run([str(pg_bindir() / "pg_ctl"), "stop", "-w", "-t", "60", "-m", "fast", "-D", str(self.data)])
+        # Resolved path: the server's user may not be able to traverse a link's own location.
+        self._run([str(pg_bindir() / "pg_ctl"), "stop", "-w", "-t", "60", "-m", "fast", "-D", str(self.data.resolve())])
         return True
 
     def _log_tail(self, lines: int = 3) -> str:
