@@ -8,16 +8,17 @@
 -- then matches nothing. A signed value copied from another transaction does not verify either.
 
 CREATE OR REPLACE FUNCTION atum_private.context_mac(p_payload text) RETURNS text
-    LANGUAGE sql STABLE STRICT SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE
 AS $$
+    -- No SECURITY DEFINER and no SET, so it is inlined into its two callers (both SECURITY DEFINER,
+    -- owned by the owner); called by anyone else it fails, as they cannot read atum.secrets.
     SELECT encode(extensions.hmac(
         convert_to(p_payload || '|' || pg_backend_pid() || '|'
                    || (extract(epoch FROM transaction_timestamp()) * 1000000)::bigint, 'UTF8'),
         (SELECT s.value FROM atum.secrets s WHERE s.name = 'request_context'),
         'sha256'), 'hex')
 $$;
-COMMENT ON FUNCTION atum_private.context_mac(text) IS 'HMAC of a context payload bound to this backend and transaction. Owner only: whoever can call it can mint contexts.';
+COMMENT ON FUNCTION atum_private.context_mac(text) IS 'HMAC of a context payload bound to this backend and transaction, keyed by a secret only the owner can read.';
 
 CREATE OR REPLACE FUNCTION atum_private.context_establish(p_ctx atum_private.request_context) RETURNS void
     LANGUAGE sql VOLATILE SECURITY DEFINER
@@ -30,49 +31,44 @@ AS $$
 $$;
 COMMENT ON FUNCTION atum_private.context_establish(atum_private.request_context) IS 'Sets the signed, transaction-local request context. Owner only; called by api.authenticate after checking a token.';
 
-CREATE OR REPLACE FUNCTION atum_private.context() RETURNS atum_private.request_context
+CREATE OR REPLACE FUNCTION atum.current_context() RETURNS atum_private.request_context
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+-- Policies run this once per statement per context accessor, so its cost is the price of RLS.
+-- PL/pgSQL keeps its plans for the session and inlines context_mac into them (~10 µs a call);
+-- a SQL-language body would be planned again on every call.
 DECLARE
-    raw   text := current_setting('atum.context', true);
-    parts text[];
+    p text[] := string_to_array(nullif(current_setting('atum.context', true), ''), '|');
 BEGIN
-    IF raw IS NULL OR raw = '' THEN
-        RETURN NULL;
+    IF cardinality(p) = 5 AND p[5] = atum_private.context_mac(array_to_string(p[1:4], '|')) THEN
+        RETURN ROW(p[1]::bigint, p[2]::bigint, p[3]::atum.user_role, p[4]);
     END IF;
-    parts := string_to_array(raw, '|');
-    IF cardinality(parts) <> 5
-       OR parts[5] IS DISTINCT FROM atum_private.context_mac(array_to_string(parts[1:4], '|')) THEN
-        RETURN NULL;  -- forged, copied from another transaction, or malformed: no context
-    END IF;
-    RETURN ROW(parts[1]::bigint, parts[2]::bigint, parts[3]::atum.user_role, parts[4])::atum_private.request_context;
+    RETURN NULL;  -- none, forged, malformed, or copied from another transaction
 END
 $$;
-COMMENT ON FUNCTION atum_private.context() IS 'The verified request context of this transaction, or NULL when there is none or it does not verify.';
+COMMENT ON FUNCTION atum.current_context() IS 'The verified request context of this transaction, or NULL when there is none or it does not verify.';
 
+-- The accessors below are plain SQL without SECURITY DEFINER or SET, so PostgreSQL inlines them
+-- and a policy's (SELECT atum.current_org()) costs one call of atum.current_context().
 CREATE OR REPLACE FUNCTION atum.current_org() RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT (atum_private.context()).organization_id $$;
+    LANGUAGE sql STABLE
+AS $$ SELECT (atum.current_context()).organization_id $$;
 COMMENT ON FUNCTION atum.current_org() IS 'Organization of the verified request context (NULL: none). Policies call it as (SELECT atum.current_org()) so it runs once per statement.';
 
 CREATE OR REPLACE FUNCTION atum.current_user_id() RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT (atum_private.context()).user_id $$;
+    LANGUAGE sql STABLE
+AS $$ SELECT (atum.current_context()).user_id $$;
 COMMENT ON FUNCTION atum.current_user_id() IS 'User of the verified request context (NULL: none).';
 
 CREATE OR REPLACE FUNCTION atum.current_user_role() RETURNS atum.user_role
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT (atum_private.context()).role $$;
+    LANGUAGE sql STABLE
+AS $$ SELECT (atum.current_context()).role $$;
 COMMENT ON FUNCTION atum.current_user_role() IS 'Role of the verified request context (NULL: none).';
 
 CREATE OR REPLACE FUNCTION atum.current_is_staff() RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce((atum_private.context()).role IN ('agent', 'manager', 'admin'), false) $$;
+    LANGUAGE sql STABLE
+AS $$ SELECT coalesce((atum.current_context()).role IN ('agent', 'manager', 'admin'), false) $$;
 COMMENT ON FUNCTION atum.current_is_staff() IS 'True when the verified request context is an agent, manager or admin.';
 
 CREATE OR REPLACE FUNCTION atum_private.token_hash(p_token text) RETURNS bytea

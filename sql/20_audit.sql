@@ -38,7 +38,7 @@ AS $$
 -- SECURITY DEFINER: nobody but the owner may write the audit log; callers are trigger functions.
 -- p_entries: [{"org": 1, "key": {...}, "ticket": 5, "old": {...}, "new": {...}}, ...]
 DECLARE
-    v_ctx atum_private.request_context := atum_private.context();
+    v_ctx atum_private.request_context := atum.current_context();
 BEGIN
     IF p_entries IS NULL OR jsonb_array_length(p_entries) = 0 THEN
         RETURN;

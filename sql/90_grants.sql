@@ -35,7 +35,7 @@ GRANT SELECT ON atum.reporting_grants TO atum_app;
 
 -- Context and helper functions policies and the API call.
 GRANT EXECUTE ON FUNCTION
-    atum.current_org(), atum.current_user_id(), atum.current_user_role(), atum.current_is_staff(),
+    atum.current_context(), atum.current_org(), atum.current_user_id(), atum.current_user_role(), atum.current_is_staff(),
     atum.is_valid_time_zone(text), atum.ticket_reference(bigint, integer),
     api.authenticate(text), api.health()
     TO atum_app;

@@ -87,9 +87,7 @@ def test_policies_evaluate_the_context_once_per_statement_not_per_row(db: Databa
     owner.execute("INSERT INTO atum.tickets (organization_id, subject, requester_id)"
                   " SELECT %s, 'Ticket ' || g, %s FROM generate_series(1, 500) g", [org.id, org.users["customer"]])
     with db.acting_as(org.tokens["customer"]) as conn:
-        oid = conn.execute("SELECT p.oid FROM pg_proc p WHERE p.proname = 'context'"
-                           " AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = 'atum_private')"
-                           ).fetchone()["oid"]
+        oid = conn.execute("SELECT 'atum.current_context()'::regprocedure::oid AS oid").fetchone()["oid"]
         before = conn.execute("SELECT pg_stat_get_xact_function_calls(%s) AS n", [oid]).fetchone()["n"] or 0
         visible = conn.execute("SELECT count(*) AS n FROM atum.tickets").fetchone()["n"]
         after = conn.execute("SELECT pg_stat_get_xact_function_calls(%s) AS n", [oid]).fetchone()["n"]
