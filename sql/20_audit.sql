@@ -2,10 +2,16 @@
 -- triggers (set-based: a bulk load of 10,000 rows is one audit statement) to atum.audit_log, an
 -- append-only table chained by hash per organization.
 
+-- The pure helpers below have no SET clause on purpose: they are invoker functions with fully
+-- qualified bodies, called per row from SECURITY DEFINER code whose search_path is pinned; a SET
+-- clause would stop PostgreSQL from inlining them (and cost a re-plan per call).
 CREATE OR REPLACE FUNCTION atum_private.hash_chain_step(p_state bytea, p_seed bytea, p_payload text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sha256(coalesce(p_state, p_seed) || convert_to(p_payload, 'UTF8')) $$;
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN pg_catalog.sha256(coalesce(p_state, p_seed) || pg_catalog.convert_to(p_payload, 'UTF8'));
+END
+$$;
 COMMENT ON FUNCTION atum_private.hash_chain_step(bytea, bytea, text) IS 'One link of the audit chain: sha256(previous hash || payload); the first link starts from the seed.';
 
 CREATE OR REPLACE AGGREGATE atum_private.hash_chain(bytea, text) (
@@ -20,7 +26,6 @@ CREATE OR REPLACE FUNCTION atum_private.audit_payload(
     p_row_key jsonb, p_ticket_id bigint, p_old_values jsonb, p_new_values jsonb, p_transaction_id bigint
 ) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
 AS $$
     -- jsonb's text form is canonical (sorted keys, normalised numbers); time as epoch microseconds
     -- so the hash does not depend on the TimeZone or DateStyle of the session.
@@ -90,74 +95,57 @@ END
 $$;
 COMMENT ON FUNCTION atum_private.audit_append(text, text, jsonb) IS 'Appends audit rows (one per entry) to their organizations'' hash chains. Owner only.';
 
-CREATE OR REPLACE FUNCTION atum_private.audit_row(p_row jsonb, p_spec jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    -- The row as the audit log keeps it: without organization_id, secrets replaced by a marker.
-    SELECT coalesce(jsonb_object_agg(k, CASE WHEN p_spec -> 'redact' ? k THEN '"[redacted]"'::jsonb ELSE v END), '{}')
-      FROM jsonb_each(p_row) AS r (k, v)
-     WHERE k <> 'organization_id'
-$$;
-COMMENT ON FUNCTION atum_private.audit_row(jsonb, jsonb) IS 'A row for the audit log: organization_id dropped, redacted columns masked.';
-
-CREATE OR REPLACE FUNCTION atum_private.audit_key(p_row jsonb, p_spec jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT jsonb_build_array(p_row -> (p_spec ->> 'org'))
-           || coalesce((SELECT jsonb_agg(p_row -> k) FROM jsonb_array_elements_text(p_spec -> 'key') AS kk (k)), '[]')
-$$;
-COMMENT ON FUNCTION atum_private.audit_key(jsonb, jsonb) IS 'Organization and primary key of a row, to pair old and new versions of updated rows (hash join).';
-
-CREATE OR REPLACE FUNCTION atum_private.audit_entry(p_old jsonb, p_new jsonb, p_spec jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH r AS (SELECT coalesce(p_new, p_old) AS cur),
-    diff AS (
-        -- For an UPDATE: only the columns that changed, ignoring bookkeeping columns.
-        SELECT jsonb_object_agg(n.k, o.v) AS old_values, jsonb_object_agg(n.k, n.v) AS new_values
-          FROM jsonb_each(p_new) n (k, v) JOIN jsonb_each(p_old) o (k, v) USING (k)
-         WHERE n.v IS DISTINCT FROM o.v AND NOT (p_spec -> 'ignore' ? n.k)
-    )
-    SELECT jsonb_build_object(
-        'org', r.cur -> (p_spec ->> 'org'),
-        'key', (SELECT jsonb_object_agg(k, r.cur -> k) FROM jsonb_array_elements_text(p_spec -> 'key') AS kk (k)),
-        'ticket', r.cur -> (p_spec ->> 'ticket'),
-        'old', CASE WHEN p_new IS NULL THEN atum_private.audit_row(p_old, p_spec)
-                    WHEN p_old IS NOT NULL THEN atum_private.audit_row(d.old_values, p_spec) END,
-        'new', CASE WHEN p_old IS NULL THEN atum_private.audit_row(p_new, p_spec)
-                    WHEN p_new IS NOT NULL THEN atum_private.audit_row(d.new_values, p_spec) END)
-      FROM r, diff d
-     WHERE p_old IS NULL OR p_new IS NULL OR d.new_values IS NOT NULL
-$$;
-COMMENT ON FUNCTION atum_private.audit_entry(jsonb, jsonb, jsonb) IS 'One audit entry for a changed row (NULL for an UPDATE that changed only ignored columns).';
-
 CREATE OR REPLACE FUNCTION atum_private.tg_audit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
--- Statement-level AFTER trigger with transition tables old_rows / new_rows.
+-- Statement-level AFTER trigger with transition tables old_rows / new_rows; set-based, with jsonb
+-- operators rather than per-row function calls (bulk loads spend most of their time here).
 -- TG_ARGV[0]: {"org": column holding the organization, "key": [primary key columns],
 --              "ticket": column holding the ticket id or null, "redact": [...], "ignore": [...]}
+-- Rows are kept without organization_id; redacted columns as "[redacted]"; an UPDATE keeps only
+-- the columns that changed (ignored bookkeeping columns alone make no entry).
 DECLARE
-    v_spec jsonb := TG_ARGV[0]::jsonb;
+    v_spec    jsonb := TG_ARGV[0]::jsonb;
+    v_org     text := v_spec ->> 'org';
+    v_ticket  text := v_spec ->> 'ticket';
+    v_ignore  text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(v_spec -> 'ignore', '[]')));
+    v_mask    jsonb := coalesce((SELECT jsonb_object_agg(k, '[redacted]')
+                                   FROM jsonb_array_elements_text(v_spec -> 'redact') AS r (k)), '{}');
+    -- Removing every column but the key columns from a row leaves its key.
+    v_not_key text[] := ARRAY(SELECT a.attname::text FROM pg_attribute a
+                               WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
+                                 AND NOT (v_spec -> 'key') ? a.attname);
     v_entries jsonb;
 BEGIN
+    -- Transition tables exist only for their own event, so INSERT and DELETE each read their own.
     IF TG_OP = 'INSERT' THEN
-        SELECT jsonb_agg(atum_private.audit_entry(NULL, to_jsonb(n), v_spec)) INTO v_entries FROM new_rows n;
+        SELECT jsonb_agg(jsonb_build_object('org', r.j -> v_org, 'key', r.j - v_not_key, 'ticket', r.j -> v_ticket,
+                                            'new', (r.j - 'organization_id') || v_mask))
+          INTO v_entries
+          FROM (SELECT to_jsonb(n) AS j FROM new_rows n) AS r;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT jsonb_agg(atum_private.audit_entry(to_jsonb(o), NULL, v_spec)) INTO v_entries FROM old_rows o;
+        SELECT jsonb_agg(jsonb_build_object('org', r.j -> v_org, 'key', r.j - v_not_key, 'ticket', r.j -> v_ticket,
+                                            'old', (r.j - 'organization_id') || v_mask))
+          INTO v_entries
+          FROM (SELECT to_jsonb(o) AS j FROM old_rows o) AS r;
     ELSE
-        -- Pair old and new versions by primary key (keys are not updated).
         WITH o AS (SELECT to_jsonb(o) AS j FROM old_rows o),
-             n AS (SELECT to_jsonb(n) AS j FROM new_rows n),
-             pairs AS (
-                 SELECT atum_private.audit_entry(o.j, n.j, v_spec) AS entry
-                   FROM o JOIN n ON atum_private.audit_key(o.j, v_spec) = atum_private.audit_key(n.j, v_spec)
-             )
-        SELECT jsonb_agg(p.entry) INTO v_entries FROM pairs p WHERE p.entry IS NOT NULL;
+             n AS (SELECT to_jsonb(n) AS j FROM new_rows n)
+        SELECT jsonb_agg(jsonb_build_object(
+                   'org', n.j -> v_org, 'key', n.j - v_not_key, 'ticket', n.j -> v_ticket,
+                   'old', d.old_values, 'new', d.new_values))
+          INTO v_entries
+          -- Keys are never updated, so old and new versions pair up by organization and key.
+          FROM o JOIN n ON (o.j - v_not_key) || jsonb_build_object('_org', o.j -> v_org)
+                         = (n.j - v_not_key) || jsonb_build_object('_org', n.j -> v_org)
+          CROSS JOIN LATERAL (
+              SELECT jsonb_object_agg(nv.k, CASE WHEN v_mask ? nv.k THEN v_mask -> nv.k ELSE ov.v END) AS old_values,
+                     jsonb_object_agg(nv.k, CASE WHEN v_mask ? nv.k THEN v_mask -> nv.k ELSE nv.v END) AS new_values
+                FROM jsonb_each(n.j) AS nv (k, v) JOIN jsonb_each(o.j) AS ov (k, v) ON ov.k = nv.k
+               WHERE nv.v IS DISTINCT FROM ov.v AND NOT nv.k = ANY (v_ignore)
+          ) AS d
+         WHERE d.new_values IS NOT NULL;
     END IF;
     PERFORM atum_private.audit_append(TG_OP, TG_TABLE_NAME::text, v_entries);
     RETURN NULL;

@@ -17,3 +17,11 @@ BEGIN
     EXECUTE format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO atum_owner', current_database());
 END
 $$;
+
+-- Enum comparison compares two OIDs and can raise no error: it is leakproof, but PostgreSQL does
+-- not mark it so. Under row-level security only leakproof operators may become index conditions,
+-- so without this `status = 'NEW'` on a policy-protected table walks every row of the
+-- organization instead of using the (organization_id, status, ...) index. Superuser only; the
+-- flag lives in this database's catalog and is re-applied by every `atumdesk migrate`.
+ALTER FUNCTION pg_catalog.enum_eq(anyenum, anyenum) LEAKPROOF;
+ALTER FUNCTION pg_catalog.enum_ne(anyenum, anyenum) LEAKPROOF;

@@ -1,0 +1,209 @@
+"""`make bench`: how fast the demo loads and what row-level security costs, on a throwaway instance.
+
+Run from the repository root as ``.venv/bin/python -m tests.bench.run [--tickets N] [--output PATH]``.
+It creates its own PostgreSQL cluster in a temporary directory (durability switched off: these are
+CPU figures, not disk figures), migrates two databases, and measures
+
+1. ``atumdesk demo --tickets 100000`` (three organizations), the command as a user runs it;
+2. ``atumdesk demo --tickets N`` (default 1,000,000, so 1,000 organizations), also noting when the
+   100,000th ticket was committed;
+3. the RLS cost on the larger database (see tests/bench/rls.py).
+
+A table is printed at the end and the figures are written as JSON (default ``bench-results.json``
+at the repository root). ``ATUM_BENCH_TICKETS`` and ``ATUM_BENCH_OUTPUT`` set N and the path when
+the options are not given. The instance is stopped and its directory removed in every case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from atumdesk import PROJECT_ROOT, demo
+from atumdesk import settings as settings_mod
+from atumdesk.instance import Instance
+from atumdesk.migrate import migrate
+from atumdesk.settings import APP_ROLE, Settings
+from tests.bench import rls
+
+PORT = 54329
+#: These are CPU benchmarks: nothing needs to survive a crash of the throwaway cluster.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+SMALL_TICKETS = 100_000
+DEFAULT_TICKETS = 1_000_000
+GOAL_SMALL_SECONDS = 30.0
+GOAL_FULL_SECONDS = 300.0  # "a few minutes"
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _settings(root: Path, dbname: str) -> Settings:
+    """Settings for one database of the throwaway instance (socket under root/pg/run)."""
+    socket_dir = root / "pg" / "run"
+    return settings_mod.load({
+        "ATUM_DATA_DIR": str(root),
+        "ATUM_PG_PORT": str(PORT),
+        "ATUM_DATABASE_URL": make_conninfo(host=str(socket_dir), port=PORT, user=APP_ROLE, dbname=dbname),
+    })
+
+
+def _machine(settings: Settings) -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next((line.split(":", 1)[1].strip() for line in _read("/proc/meminfo").splitlines()
+                   if line.startswith("MemTotal")), "")
+    with psycopg.connect(settings.conninfo("owner")) as conn:
+        row = conn.execute(rls.query("server_version")).fetchone()
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": memory, "platform": platform.platform(),
+            "python": platform.python_version(), "postgresql": row[0] if row else None}
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _load(settings: Settings, tickets: int) -> dict[str, Any]:
+    """Migrate a fresh database and time ``demo.load`` on it, as the CLI calls it."""
+    migrate(settings, schedule_cron=False)
+    marks: dict[str, float] = {}
+
+    def on_batch(done: int, seconds: float) -> None:
+        if done >= SMALL_TICKETS and "seconds_at_100k" not in marks:
+            marks["seconds_at_100k"] = round(seconds, 2)
+
+    started = time.monotonic()
+    summary = demo.load(settings, tickets=tickets, progress=sys.stderr.isatty(), on_batch=on_batch,
+                        out=io.StringIO())
+    seconds = time.monotonic() - started
+    return {"tickets": summary.tickets, "organizations": summary.organizations, "users": summary.users,
+            "comments": summary.comments, "seconds": round(seconds, 2),
+            "tickets_per_second": round(summary.tickets / seconds) if seconds else None, **marks}
+
+
+def _settle(settings: Settings) -> None:
+    """Vacuum the measured tables and checkpoint, so background work does not skew the timings."""
+    with psycopg.connect(settings.conninfo("owner"), autocommit=True) as conn:
+        conn.execute(rls.query("settle"))
+    with psycopg.connect(settings.conninfo("admin"), autocommit=True) as conn:
+        conn.execute(rls.query("checkpoint"))
+
+
+def _remove(root: Path) -> None:
+    """Remove the temporary directory, and the cluster folder if instance.py had to relocate it."""
+    pg = root / "pg"
+    if pg.is_symlink():
+        shutil.rmtree(pg.resolve(), ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def bench(tickets: int) -> dict[str, Any]:
+    """Run every benchmark on a throwaway instance; returns the JSON document."""
+    root = Path(tempfile.mkdtemp(prefix="atumdesk-bench-"))
+    root.chmod(0o755)  # the server runs as an unprivileged user that must reach its folder
+    instance = Instance(root / "pg", port=PORT, extra_settings=FAST_SETTINGS)
+    results: dict[str, Any] = {}
+    try:
+        instance.init()
+        instance.start()
+        small_tickets = min(tickets, SMALL_TICKETS)
+        small = _settings(root, "bench_small")
+        _log(f"loading {small_tickets:,} demo tickets (default organizations) ...")
+        results["demo_load_small"] = _load(small, small_tickets)
+        results["demo_load_small"].update(goal_seconds=GOAL_SMALL_SECONDS,
+                                          passed=results["demo_load_small"]["seconds"] < GOAL_SMALL_SECONDS)
+        measured = small
+        if tickets > SMALL_TICKETS:
+            measured = _settings(root, "bench_full")
+            _log(f"loading {tickets:,} demo tickets (default organizations) ...")
+            results["demo_load_full"] = _load(measured, tickets)
+            results["demo_load_full"].update(goal_seconds=GOAL_FULL_SECONDS,
+                                             passed=results["demo_load_full"]["seconds"] < GOAL_FULL_SECONDS)
+        _log("measuring the cost of row-level security ...")
+        _settle(measured)
+        results["rls"] = rls.run(measured, log=_log)
+        machine = _machine(measured)
+    finally:
+        try:
+            instance.stop()
+        finally:
+            _remove(root)
+    passed = [r["passed"] for k, r in results.items() if k != "rls"]
+    passed += [v["passed"] for v in results["rls"]["variants"].values()]
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "instance_settings": FAST_SETTINGS,
+        "requested_tickets": tickets,
+        "results": results,
+        "goals_met": sum(passed),
+        "goals": len(passed),
+    }
+
+
+def table(document: dict[str, Any]) -> str:
+    """The results as a fixed-width table."""
+    rows = [("benchmark", "measured", "goal", "")]
+    results = document["results"]
+    for key in ("demo_load_small", "demo_load_full"):
+        if key in results:
+            r = results[key]
+            rows.append((f"demo load: {r['tickets']:,} tickets, {r['organizations']:,} orgs",
+                         f"{r['seconds']:.1f} s", f"< {r['goal_seconds']:.0f} s", "ok" if r["passed"] else "MISSED"))
+            if "seconds_at_100k" in r and r["tickets"] > SMALL_TICKETS:
+                rows.append(("  ... first 100,000 tickets committed", f"{r['seconds_at_100k']:.1f} s", "", ""))
+    for name, v in results["rls"]["variants"].items():
+        rows.append((f"RLS {name}: {v['description']}",
+                     f"{v['with_median_ms']:.3f} / {v['without_median_ms']:.3f} ms", "", ""))
+        rows.append(("  p95 with / without RLS; ratio of medians",
+                     f"{v['with_p95_ms']:.3f} / {v['without_p95_ms']:.3f} ms; {v['ratio']:.2f}x",
+                     f"< {v['goal_ratio']}x", "ok" if v["passed"] else "MISSED"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    machine = document["machine"]
+    lines.append(f"\n{machine['nproc']} CPU(s) {machine['cpu']}, {machine['memory']}, PostgreSQL "
+                 f"{machine['postgresql']}; goals met: {document['goals_met']}/{document['goals']}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int,
+                        default=int(os.environ.get("ATUM_BENCH_TICKETS") or DEFAULT_TICKETS),
+                        help="tickets of the large load (env ATUM_BENCH_TICKETS; default 1,000,000)")
+    parser.add_argument("--output", type=Path,
+                        default=Path(os.environ.get("ATUM_BENCH_OUTPUT") or PROJECT_ROOT / "bench-results.json"),
+                        help="where the JSON goes (env ATUM_BENCH_OUTPUT; default bench-results.json)")
+    args = parser.parse_args(argv)
+    if args.tickets < 1:
+        parser.error("--tickets must be at least 1")
+    document = bench(args.tickets)
+    print()
+    print(table(document))
+    args.output.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"figures written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
