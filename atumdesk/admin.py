@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, TextIO
 
 import psycopg
-from psycopg.rows import dict_row
 
+from atumdesk.db import connect, refusal
 from atumdesk.errors import AtumError
 from atumdesk.migrate import cron_job_name
 from atumdesk.passwords import hash_password, password_problem
@@ -15,21 +15,8 @@ from atumdesk.settings import Settings
 
 
 def _owner(settings: Settings) -> psycopg.Connection[dict[str, Any]]:
-    try:
-        return psycopg.connect(settings.conninfo("owner"), row_factory=dict_row,
-                               application_name="atumdesk-cli")
-    except psycopg.OperationalError as exc:
-        first = (str(exc).strip().splitlines() or ["connection failed"])[0]
-        raise AtumError(f"cannot connect to the database: {first} (is it running? `make run` starts it)") from None
-
-
-def _db_error(exc: psycopg.Error) -> AtumError:
-    """A database refusal as a one-line message (our AT codes carry a message meant for people)."""
-    diag = exc.diag
-    message = diag.message_primary or str(exc).strip().splitlines()[0]
-    if diag.sqlstate == "42P01" or diag.sqlstate == "3F000":
-        message += " (run `atumdesk migrate` first)"
-    return AtumError(message)
+    return connect(settings.conninfo("owner"), "the owner (ATUM_OWNER_DATABASE_URL)", dict_rows=True,
+                   application_name="atumdesk-cli")
 
 
 def org_create(settings: Settings, *, name: str, slug: str, time_zone: str) -> dict[str, Any]:
@@ -38,7 +25,7 @@ def org_create(settings: Settings, *, name: str, slug: str, time_zone: str) -> d
         try:
             row = conn.execute(query("org_create"), {"name": name, "slug": slug, "time_zone": time_zone}).fetchone()
         except psycopg.Error as exc:
-            raise _db_error(exc) from None
+            raise refusal(exc) from None
     assert row is not None
     return row
 
@@ -69,7 +56,7 @@ def user_create(
             row = conn.execute(query("user_create"), {"org": org, "email": email, "role": role, "name": name,
                                                       "password_hash": password_hash}).fetchone()
         except psycopg.Error as exc:
-            raise _db_error(exc) from None
+            raise refusal(exc) from None
     assert row is not None
     return row
 
@@ -78,16 +65,15 @@ def cron_status(settings: Settings) -> list[dict[str, Any]]:
     """pg_cron's jobs for this database with their last run (read from the pg_cron database)."""
     from psycopg.conninfo import make_conninfo
 
+    admin = "the administrator (ATUM_ADMIN_DATABASE_URL)"
     try:
-        with psycopg.connect(settings.conninfo("admin"), row_factory=dict_row) as conn:
+        with connect(settings.conninfo("admin"), admin, dict_rows=True) as conn:
             row = conn.execute(query("cron_database")).fetchone()
             cron_db = row["name"] if row else None
         if not cron_db:
             raise AtumError("pg_cron is not preloaded in this PostgreSQL (see deploy/postgresql/atumdesk.conf)")
-        with psycopg.connect(make_conninfo(settings.conninfo("admin"), dbname=cron_db), row_factory=dict_row) as conn:
+        with connect(make_conninfo(settings.conninfo("admin"), dbname=cron_db), admin, dict_rows=True) as conn:
             return conn.execute(query("cron_status"),
                                 {"prefix": cron_job_name(settings.database_name, "")}).fetchall()
-    except psycopg.OperationalError as exc:
-        raise AtumError(f"cannot connect to the database: {(str(exc).strip().splitlines() or [''])[0]}") from None
     except psycopg.Error as exc:
-        raise _db_error(exc) from None
+        raise refusal(exc) from None

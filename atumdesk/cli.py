@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import psycopg
 
 from atumdesk import settings as settings_mod
+from atumdesk.db import refusal
 from atumdesk.errors import AtumError
 
 EXIT_USAGE = 2
@@ -196,8 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"atumdesk: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except psycopg.Error as exc:  # a refusal we did not anticipate: still one line, no traceback
-        detail = exc.diag.message_primary or (str(exc).strip().splitlines() or ["database error"])[0]
-        print(f"atumdesk: error: {detail}", file=sys.stderr)
+        print(f"atumdesk: error: {refusal(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("atumdesk: interrupted", file=sys.stderr)

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any, LiteralString, TextIO
 
 import psycopg
-from psycopg.rows import dict_row
 from tqdm import tqdm
 
+from atumdesk.db import connect, refusal
 from atumdesk.errors import AtumError
 from atumdesk.passwords import hash_password
 from atumdesk.queries import query as _query
@@ -228,20 +228,12 @@ def _seed(*parts: int) -> float:
 
 
 def _connect(settings: Settings) -> Conn:
-    try:
-        return psycopg.connect(settings.conninfo("owner"), row_factory=dict_row,
-                               application_name=APPLICATION_NAME)
-    except psycopg.OperationalError as exc:
-        first = (str(exc).strip().splitlines() or ["connection failed"])[0]
-        raise AtumError(f"cannot connect to the database: {first} "
-                        "(is it running? `make run` starts it)") from None
+    return connect(settings.conninfo("owner"), "the owner (ATUM_OWNER_DATABASE_URL)", dict_rows=True,
+                   application_name=APPLICATION_NAME)
 
 
 def _db_error(exc: psycopg.Error) -> AtumError:
-    message = exc.diag.message_primary or (str(exc).strip().splitlines() or ["database error"])[0]
-    if exc.diag.sqlstate in ("42P01", "3F000", "42883"):
-        message += " (run `atumdesk migrate` first)"
-    return AtumError(f"demo data not loaded: {message}")
+    return refusal(exc, prefix="demo data not loaded: ")
 
 
 def load(

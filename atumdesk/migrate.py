@@ -24,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from yoyo import get_backend, read_migrations
 
 from atumdesk import PROJECT_ROOT
+from atumdesk.db import connect
 from atumdesk.errors import AtumError
 from atumdesk.queries import query
 from atumdesk.settings import Settings
@@ -54,25 +55,17 @@ def cron_job_name(database: str, name: str) -> str:
     return f"{CRON_PREFIX}{database}:{name}"
 
 
-def _connect(conninfo: str, what: str, **kw: object) -> psycopg.Connection:
-    try:
-        return psycopg.connect(conninfo, **kw)  # type: ignore[arg-type]
-    except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-        raise AtumError(f"cannot connect to PostgreSQL as {what}: {first}") from None
-
-
 def bootstrap(settings: Settings, dbname: str, log: Callable[[str], None]) -> None:
     """Roles, database, extensions, database privileges (superuser, idempotent)."""
     admin = settings.conninfo("admin")
-    with _connect(admin, "the administrator (ATUM_ADMIN_DATABASE_URL)", autocommit=True) as conn:
+    with connect(admin, "the administrator (ATUM_ADMIN_DATABASE_URL)", autocommit=True) as conn:
         conn.execute(SQL_DIR.joinpath("bootstrap", "cluster.sql").read_text())
         exists = conn.execute(query("database_exists"), {"name": dbname}).fetchone()
         if not (exists and exists[0]):
             log(f"creating database {dbname}")
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER atum_owner ENCODING 'UTF8' TEMPLATE template0").format(
                 sql.Identifier(dbname)))
-    with _connect(make_conninfo(admin, dbname=dbname), "the administrator", autocommit=True) as conn:
+    with connect(make_conninfo(admin, dbname=dbname), "the administrator", autocommit=True) as conn:
         conn.execute(SQL_DIR.joinpath("bootstrap", "database.sql").read_text())
 
 
@@ -93,7 +86,7 @@ def apply_migrations(owner_conninfo: str, log: Callable[[str], None]) -> int:
 
 def apply_sql(owner_conninfo: str) -> None:
     """Re-apply every file of sql/ in one transaction as the owner (all or nothing)."""
-    with _connect(owner_conninfo, "the owner (ATUM_OWNER_DATABASE_URL)") as conn, conn.transaction():
+    with connect(owner_conninfo, "the owner (ATUM_OWNER_DATABASE_URL)") as conn, conn.transaction():
         for path in sql_files():
             try:
                 conn.execute(path.read_text())  # type: ignore[arg-type]  # our own files, not user input
@@ -105,9 +98,9 @@ def apply_sql(owner_conninfo: str) -> None:
 def sync_cron(settings: Settings, dbname: str, log: Callable[[str], None]) -> None:
     """Make pg_cron's jobs for this database equal to atum.cron_jobs() (run as a superuser)."""
     admin = settings.conninfo("admin")
-    with _connect(make_conninfo(settings.conninfo("owner"), dbname=dbname), "the owner") as conn:
+    with connect(make_conninfo(settings.conninfo("owner"), dbname=dbname), "the owner") as conn:
         wanted = {cron_job_name(dbname, n): (s, c) for n, s, c in conn.execute(query("cron_wanted_jobs"))}
-    with _connect(admin, "the administrator", autocommit=True) as conn:
+    with connect(admin, "the administrator", autocommit=True) as conn:
         row = conn.execute(query("cron_database")).fetchone()
         cron_db, preloaded = (row[0], row[1]) if row else (None, False)
         if not preloaded or not cron_db:
@@ -115,7 +108,7 @@ def sync_cron(settings: Settings, dbname: str, log: Callable[[str], None]) -> No
                 "pg_cron is not preloaded: add shared_preload_libraries = 'pg_cron' "
                 "(see deploy/postgresql/atumdesk.conf) and restart PostgreSQL"
             )
-    with _connect(make_conninfo(admin, dbname=cron_db), f"the administrator in {cron_db}", autocommit=True) as conn:
+    with connect(make_conninfo(admin, dbname=cron_db), f"the administrator in {cron_db}", autocommit=True) as conn:
         conn.execute(query("cron_extension_create"))
         prefix = cron_job_name(dbname, "")
         present = {r[0]: r[1:] for r in conn.execute(query("cron_scheduled_jobs"), {"prefix": prefix})}
@@ -139,7 +132,7 @@ def migrate(
     """Run all four steps for ``dbname`` (default: the configured database); returns migrations applied."""
     dbname = dbname or settings.database_name
     owner = make_conninfo(settings.conninfo("owner"), dbname=dbname)
-    with _connect(settings.conninfo("admin"), "the administrator (ATUM_ADMIN_DATABASE_URL)",
+    with connect(settings.conninfo("admin"), "the administrator (ATUM_ADMIN_DATABASE_URL)",
                   autocommit=True) as lock_conn:
         lock_conn.execute(query("migrate_lock"))
         try:

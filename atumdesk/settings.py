@@ -13,6 +13,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from atumdesk import PROJECT_ROOT
+from atumdesk.db import first_line
 from atumdesk.errors import SettingsError
 
 APP_ROLE = "atum_app"
@@ -39,8 +40,7 @@ def _conninfo(env: dict[str, str], name: str, default: str) -> str:
     try:
         conninfo_to_dict(raw)
     except Exception as exc:  # psycopg raises ProgrammingError with libpq's text
-        reason = (str(exc).strip().splitlines() or ["unreadable"])[0]
-        raise SettingsError(f"{name} is not a valid PostgreSQL connection string: {reason}") from None
+        raise SettingsError(f"{name} is not a valid PostgreSQL connection string: {first_line(exc)}") from None
     return raw
 
 

@@ -92,6 +92,48 @@ def _explain(app: psycopg.Connection[dict[str, Any]], token: str, block: str) ->
     return "\n".join(next(iter(r.values())) for r in rows)
 
 
+def _server_side(owner: psycopg.Connection[dict[str, Any]], app: psycopg.Connection[dict[str, Any]],
+                 subjects: list[Subject], samples: int = 400, rounds: int = 3) -> dict[str, Any]:
+    """Median server-side microseconds of the staff and customer lists, with and without RLS.
+
+    Timed inside a procedure (cached plans, one transaction per sample, no client round trip):
+    what the policies add to a query the API runs inside an ``api.*`` function.
+    """
+    owner.execute(query("server_timing_create"))
+    figures: dict[str, dict[str, list[float]]] = {
+        "server_staff_list": {"with": [], "without": []},
+        "server_customer_own": {"with": [], "without": []},
+    }
+
+    def call(conn: psycopg.Connection[dict[str, Any]], token: str | None, org: int | None, user: int | None) -> float:
+        row = conn.execute(query("server_timing"), {"token": token, "organization_id": org, "user_id": user,
+                                                    "samples": samples}).fetchone()
+        return float(row["p_median_us"])  # type: ignore[index]  # CALL returns the INOUT row
+
+    for _ in range(rounds):
+        for subject in subjects:
+            staff, customer = figures["server_staff_list"], figures["server_customer_own"]
+            staff["with"].append(call(app, subject.staff_token, None, None))
+            staff["without"].append(call(owner, None, subject.organization_id, None))
+            customer["with"].append(call(app, subject.customer_token, None, subject.customer_id))
+            customer["without"].append(call(owner, None, subject.organization_id, subject.customer_id))
+    result = {}
+    for name, sides in figures.items():
+        with_us, without_us = statistics.median(sides["with"]), statistics.median(sides["without"])
+        ratio = with_us / without_us
+        result[name] = {
+            "description": ("staff: latest 50 tickets" if "staff" in name else "customer: own latest 50")
+                           + ", server-side (cached plan, no round trip)",
+            "with_median_ms": round(with_us / 1000, 4),
+            "with_p95_ms": round(_percentile(sides["with"], 0.95) / 1000, 4),
+            "without_median_ms": round(without_us / 1000, 4),
+            "without_p95_ms": round(_percentile(sides["without"], 0.95) / 1000, 4),
+            "ratio": round(ratio, 3), "goal_ratio": GOAL_RATIO, "passed": ratio < GOAL_RATIO,
+            "samples": samples * rounds * len(subjects),
+        }
+    return result
+
+
 def run(
     settings: Settings,
     *,
@@ -142,6 +184,8 @@ def run(
                         if iteration >= warmup:
                             timings[variant.name][side].append(seconds * 1000)
 
+        server = _server_side(owner, app, subjects)
+
     variants: dict[str, Any] = {}
     for variant in VARIANTS:
         with_ms, without_ms = timings[variant.name]["with"], timings[variant.name]["without"]
@@ -157,6 +201,7 @@ def run(
             "passed": ratio < GOAL_RATIO,
             "samples": len(with_ms),
         }
+    variants.update(server)
     return {
         "organizations": [{"slug": s.slug, "tickets": s.tickets} for s in subjects],
         "iterations": iterations,

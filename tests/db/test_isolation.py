@@ -174,7 +174,8 @@ def test_the_app_cannot_read_secrets_or_mint_contexts(db: Database, world: tuple
     a, _ = world
     with db.connect("atum_app", autocommit=True) as conn:
         for statement in ("SELECT * FROM atum.secrets",
-                          "SELECT atum_private.context_mac('1|1|admin|s1')",
+                          "SELECT atum_private.context_mac('1|1|admin|s1', 'k')",
+                          "SELECT atum_private.context_key()",
                           f"SELECT atum_private.session_issue({a.id}, {a.users['admin']})",
                           "SELECT password_hash FROM atum.users",
                           "SELECT token_hash FROM atum.sessions"):
