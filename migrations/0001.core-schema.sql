@@ -16,7 +16,7 @@ COMMENT ON SCHEMA api IS 'Functions the HTTP layer and the job worker call (as a
 CREATE SCHEMA reporting;
 COMMENT ON SCHEMA reporting IS 'Documented read-only views for BI tools (atum_reporting and roles granted per organization).';
 CREATE SCHEMA atum_private;
-COMMENT ON SCHEMA atum_private IS 'SECURITY DEFINER helpers (context signing, audit writer, internal tables access). Not part of the API.';
+COMMENT ON SCHEMA atum_private IS 'SECURITY DEFINER helpers (sessions, audit writer, internal tables access). Not part of the API.';
 
 -- Nothing created by the owner is executable by PUBLIC unless granted explicitly in sql/90_grants.sql.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
@@ -39,14 +39,6 @@ COMMENT ON TYPE atum.ticket_channel IS 'Where a ticket or comment came from.';
 
 CREATE TYPE atum.job_state AS ENUM ('queued', 'running', 'succeeded', 'failed', 'dead');
 COMMENT ON TYPE atum.job_state IS 'Job queue states: failed jobs are retried with backoff until max_attempts, then dead.';
-
-CREATE TYPE atum_private.request_context AS (
-    organization_id bigint,
-    user_id         bigint,
-    role            atum.user_role,
-    auth            text
-);
-COMMENT ON TYPE atum_private.request_context IS 'A verified request context: organization, user, role, and the session (s<id>) or token (t<id>) it came from.';
 
 CREATE FUNCTION atum.is_valid_time_zone(tz text) RETURNS boolean
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -561,16 +553,28 @@ COMMENT ON TABLE atum.ticket_counters IS 'Internal: last ticket number used per 
 COMMENT ON COLUMN atum.ticket_counters.organization_id IS 'Tenant.';
 COMMENT ON COLUMN atum.ticket_counters.last_number IS 'Highest ticket number handed out.';
 
-CREATE TABLE atum.secrets (
-    name       text PRIMARY KEY,
-    value      bytea NOT NULL CONSTRAINT secrets_value_length CHECK (length(value) >= 32),
-    created_at timestamptz NOT NULL DEFAULT now()
+-- The request context: written only by api.authenticate (SECURITY DEFINER) after it checked a
+-- session or API token; read by policies through the view atum.request_context (sql/10_context.sql).
+-- A row counts only for the backend and the transaction that wrote it, so a context cannot be set
+-- by hand (the app role has no privilege here) and does not outlive its transaction. UNLOGGED:
+-- nothing here needs to survive a crash, and writes stay cheap. No index on purpose: it holds one
+-- small row per backend, only that backend writes its row, and a sequential scan of its page or
+-- two costs policies a third of an index lookup (every statement under RLS pays it).
+CREATE UNLOGGED TABLE atum.request_contexts (
+    backend_pid            integer NOT NULL,
+    transaction_started_at timestamptz NOT NULL,
+    organization_id        bigint NOT NULL,
+    user_id                bigint NOT NULL,
+    role                   atum.user_role NOT NULL,
+    auth                   text NOT NULL
 );
-COMMENT ON TABLE atum.secrets IS 'Internal: server-side keys (e.g. the key that signs request contexts). Readable only by the owner.';
-COMMENT ON COLUMN atum.secrets.name IS 'What the key is for.';
-COMMENT ON COLUMN atum.secrets.value IS 'Random key material.';
-COMMENT ON COLUMN atum.secrets.created_at IS 'When the key was generated.';
-INSERT INTO atum.secrets (name, value) VALUES ('request_context', extensions.gen_random_bytes(32));
+COMMENT ON TABLE atum.request_contexts IS 'Internal: the verified request context of each backend''s current transaction (one row per backend, overwritten by api.authenticate).';
+COMMENT ON COLUMN atum.request_contexts.backend_pid IS 'The PostgreSQL backend (pg_backend_pid()) the context belongs to.';
+COMMENT ON COLUMN atum.request_contexts.transaction_started_at IS 'transaction_timestamp() of the transaction that authenticated; other transactions ignore the row.';
+COMMENT ON COLUMN atum.request_contexts.organization_id IS 'The organization the request acts for.';
+COMMENT ON COLUMN atum.request_contexts.user_id IS 'The signed-in user.';
+COMMENT ON COLUMN atum.request_contexts.role IS 'The user''s role (an API token''s scope if lower).';
+COMMENT ON COLUMN atum.request_contexts.auth IS 'Where the context came from: s<session id> or t<API token id>.';
 
 CREATE TABLE atum.jobs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -43,11 +43,12 @@ AS $$
 -- SECURITY DEFINER: nobody but the owner may write the audit log; callers are trigger functions.
 -- p_entries: [{"org": 1, "key": {...}, "ticket": 5, "old": {...}, "new": {...}}, ...]
 DECLARE
-    v_ctx atum_private.request_context := atum.current_context();
+    v_ctx record;
 BEGIN
     IF p_entries IS NULL OR jsonb_array_length(p_entries) = 0 THEN
         RETURN;
     END IF;
+    SELECT c.user_id, c.role INTO v_ctx FROM atum.request_context c;
     -- Each organization's chain head is locked until commit, in a fixed order so that writers
     -- touching several organizations cannot deadlock each other: rows chain in commit order.
     INSERT INTO atum.audit_heads (organization_id)

@@ -10,7 +10,7 @@
 CREATE POLICY reporting_grants_own ON atum.reporting_grants FOR SELECT TO atum_reporting
     USING (role_name = current_user);
 CREATE POLICY reporting_grants_admin_read ON atum.reporting_grants FOR SELECT TO atum_app
-    USING (organization_id = (SELECT atum.current_org()) AND (SELECT atum.current_user_role()) = 'admin');
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
 
 CREATE POLICY organizations_reporting ON atum.organizations FOR SELECT TO atum_reporting
     USING (id IN (SELECT g.organization_id FROM atum.reporting_grants g));

@@ -25,12 +25,27 @@ AS $$
 $$;
 COMMENT ON FUNCTION atum.sessions_purge(interval) IS 'Deletes sessions that ended more than p_keep ago; returns how many.';
 
+CREATE OR REPLACE FUNCTION atum.request_contexts_purge() RETURNS integer
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Rows of backends that are gone or idle: harmless (they never match a new transaction) but
+    -- clutter. A backend that is still there writes its row again at its next authentication.
+    WITH gone AS (
+        DELETE FROM atum.request_contexts c WHERE c.transaction_started_at < now() - interval '1 hour'
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM gone
+$$;
+COMMENT ON FUNCTION atum.request_contexts_purge() IS 'Deletes request contexts older than an hour; returns how many.';
+
 CREATE OR REPLACE FUNCTION atum.cron_jobs() RETURNS TABLE (name text, schedule text, command text)
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
     VALUES
         ('heartbeat',      '* * * * *',  'SELECT atum.cron_heartbeat(''heartbeat'')'),
-        ('sessions-purge', '17 3 * * *', 'SELECT atum.sessions_purge()')
+        ('sessions-purge', '17 3 * * *', 'SELECT atum.sessions_purge()'),
+        ('request-contexts-purge', '*/15 * * * *', 'SELECT atum.request_contexts_purge()')
 $$;
 COMMENT ON FUNCTION atum.cron_jobs() IS 'The pg_cron schedule of this database (UTC): name, cron expression, SQL. Synced by atumdesk migrate.';

@@ -31,11 +31,12 @@ GRANT SELECT (organization_id, id, user_id, name, role, created_by, created_at, 
 GRANT INSERT, UPDATE (name, revoked_at, expires_at), DELETE ON atum.api_tokens TO atum_app;
 
 GRANT SELECT ON atum.audit_log TO atum_app;
+GRANT SELECT ON atum.request_context TO atum_app;
 GRANT SELECT ON atum.reporting_grants TO atum_app;
 
 -- Context and helper functions policies and the API call.
 GRANT EXECUTE ON FUNCTION
-    atum.current_context(), atum.current_org(), atum.current_user_id(), atum.current_user_role(), atum.current_is_staff(),
+    atum.current_org(), atum.current_user_id(), atum.current_user_role(), atum.current_is_staff(),
     atum.is_valid_time_zone(text), atum.ticket_reference(bigint, integer),
     api.authenticate(text), api.health()
     TO atum_app;

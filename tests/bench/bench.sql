@@ -56,7 +56,7 @@ SELECT id, number, subject, status, priority, created_at
 -- (organization_id, requester_id, created_at) index; the policy then only re-checks.
 SELECT id, number, subject, status, priority, created_at
   FROM atum.tickets
- WHERE requester_id = (SELECT atum.current_user_id())
+ WHERE requester_id = (SELECT c.user_id FROM atum.request_context c)
  ORDER BY created_at DESC, id DESC
  LIMIT 50
 
@@ -132,7 +132,7 @@ BEGIN
             -- A customer's list as the API writes it: the explicit filter lets the planner use the
             -- requester index; the policy re-checks.
             FOR r IN SELECT id, number, subject, status, priority, created_at FROM atum.tickets
-                      WHERE requester_id = (SELECT atum.current_user_id())
+                      WHERE requester_id = (SELECT c.user_id FROM atum.request_context c)
                       ORDER BY created_at DESC, id DESC LIMIT 50 LOOP
             END LOOP;
         ELSIF p_user_id IS NULL THEN

@@ -121,21 +121,21 @@ def test_the_same_insert_into_the_own_organization_works(db: Database, owner: ps
         assert count(conn, "categories", a.id) == 2
 
 
-FORGERIES = [
+SETTINGS = [
     "{a}|{user}|admin|s1|" + "0" * 64,
-    "{a}|{user}|admin|s1",
     "{a}",
-    "{a}|{user}|admin|s1|{a}|{user}|admin",
+    "organization_id={a} user_id={user} role=admin",
 ]
 
 
-@pytest.mark.parametrize("forgery", FORGERIES)
+@pytest.mark.parametrize("value", SETTINGS)
 def test_a_context_set_by_hand_sees_and_changes_nothing(db: Database, owner: psycopg.Connection,
-                                                        world: tuple[Org, Org], forgery: str) -> None:
+                                                        world: tuple[Org, Org], value: str) -> None:
     a, _ = world
-    value = forgery.format(a=a.id, user=a.users["admin"])
+    value = value.format(a=a.id, user=a.users["admin"])
     with db.connect("atum_app") as conn:
-        conn.execute("SELECT set_config('atum.context', %s, true)", [value])
+        for name in ("atum.context", "atum.organization_id", "request.jwt.claims"):
+            conn.execute("SELECT set_config(%s, %s, true)", [name, value])
         assert conn.execute("SELECT atum.current_org(), atum.current_user_id()").fetchone() == (None, None)
         for table in tenant_tables(owner):
             assert count(conn, table) == 0, table
@@ -145,22 +145,32 @@ def test_a_context_set_by_hand_sees_and_changes_nothing(db: Database, owner: psy
                          [a.id, a.users["customer"]])
 
 
-def test_a_signed_context_does_not_work_outside_its_transaction(db: Database, owner: psycopg.Connection,
-                                                                world: tuple[Org, Org]) -> None:
+def test_the_app_cannot_write_a_context_of_its_own(db: Database, world: tuple[Org, Org]) -> None:
     a, _ = world
-    with db.connect("atum_app") as conn:
+    with db.connect("atum_app", autocommit=True) as conn:
+        for statement in (
+            "INSERT INTO atum.request_contexts VALUES (pg_backend_pid(), transaction_timestamp(), %(org)s, %(user)s,"
+            " 'admin', 's1')",
+            "UPDATE atum.request_contexts SET role = 'admin'",
+            "INSERT INTO atum.request_context VALUES (%(org)s, %(user)s, 'admin', true, 's1')",
+        ):
+            with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState,
+                                psycopg.errors.FeatureNotSupported)):
+                conn.execute(statement, {"org": a.id, "user": a.users["admin"]})
+
+
+def test_a_context_does_not_outlive_its_transaction_or_leave_its_connection(db: Database, owner: psycopg.Connection,
+                                                                            world: tuple[Org, Org]) -> None:
+    a, _ = world
+    with db.connect("atum_app") as conn, db.connect("atum_app") as other:
         conn.execute("SELECT api.authenticate(%s)", [a.tokens["admin"]])
-        signed = conn.execute("SELECT current_setting('atum.context')").fetchone()[0]
         assert count(conn, "tickets") == 2
+        assert count(other, "tickets") == 0  # another backend, meanwhile
         conn.commit()
-        # Same connection, next transaction: the context is gone, and replaying it does not verify.
-        assert count(conn, "tickets") == 0
-        conn.execute("SELECT set_config('atum.context', %s, false)", [signed])
+        # Same connection, next transaction: the row is still there but belongs to the last one.
+        assert owner.execute("SELECT count(*) FROM atum.request_contexts").fetchone() == (1,)
         assert count(conn, "tickets") == 0
         conn.rollback()
-    with db.connect("atum_app") as other:
-        other.execute(sql.SQL("SET atum.context = {}").format(sql.Literal(signed)))
-        assert count(other, "tickets") == 0
 
 
 def test_without_any_context_the_app_sees_nothing(db: Database, owner: psycopg.Connection,
@@ -170,12 +180,10 @@ def test_without_any_context_the_app_sees_nothing(db: Database, owner: psycopg.C
             assert count(conn, table) == 0, table
 
 
-def test_the_app_cannot_read_secrets_or_mint_contexts(db: Database, world: tuple[Org, Org]) -> None:
+def test_the_app_cannot_read_contexts_or_mint_sessions(db: Database, world: tuple[Org, Org]) -> None:
     a, _ = world
     with db.connect("atum_app", autocommit=True) as conn:
-        for statement in ("SELECT * FROM atum.secrets",
-                          "SELECT atum_private.context_mac('1|1|admin|s1', 'k')",
-                          "SELECT atum_private.context_key()",
+        for statement in ("SELECT * FROM atum.request_contexts",
                           f"SELECT atum_private.session_issue({a.id}, {a.users['admin']})",
                           "SELECT password_hash FROM atum.users",
                           "SELECT token_hash FROM atum.sessions"):
