@@ -38,6 +38,9 @@ GRANT SELECT ON atum.reporting_grants TO atum_app;
 GRANT EXECUTE ON FUNCTION
     atum.current_org(), atum.current_user_id(), atum.current_user_role(), atum.current_is_staff(),
     atum.is_valid_time_zone(text), atum.ticket_reference(bigint, integer),
+    atum.business_ranges(bigint, bigint, timestamptz, timestamptz),
+    atum.business_minutes_between(bigint, bigint, timestamptz, timestamptz),
+    atum.business_time_add(bigint, bigint, timestamptz, numeric),
     api.authenticate(text), api.health()
     TO atum_app;
 

@@ -25,3 +25,7 @@ $$;
 -- flag lives in this database's catalog and is re-applied by every `atumdesk migrate`.
 ALTER FUNCTION pg_catalog.enum_eq(anyenum, anyenum) LEAKPROOF;
 ALTER FUNCTION pg_catalog.enum_ne(anyenum, anyenum) LEAKPROOF;
+
+-- btree_gist: exclusion constraints that mix equality (calendar, weekday) with range overlap
+-- (working hours must not overlap).
+CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA extensions;
