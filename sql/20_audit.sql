@@ -192,6 +192,7 @@ SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
     ('atum.sla_policies',       '{"org": "organization_id", "key": ["id"], "ignore": ["updated_at"]}'),
     ('atum.tickets',            '{"org": "organization_id", "key": ["id"], "ticket": "id", "ignore": ["updated_at"]}'),
     ('atum.ticket_tags',        '{"org": "organization_id", "key": ["ticket_id", "tag_id"], "ticket": "ticket_id"}'),
+    ('atum.ticket_status_changes', '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.ticket_comments',    '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "ignore": ["updated_at"]}'),
     ('atum.attachments',        '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.sessions',           '{"org": "organization_id", "key": ["id"], "redact": ["token_hash"], "ignore": ["last_seen_at"]}'),

@@ -130,6 +130,16 @@ CREATE POLICY ticket_comments_author_update ON atum.ticket_comments FOR UPDATE T
 CREATE POLICY ticket_comments_admin_delete ON atum.ticket_comments FOR DELETE TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
 
+-- ticket_status_changes: the ticket's timeline; staff see all, a customer those of their tickets.
+-- Written only by the state machine's trigger (no INSERT privilege for the app).
+CREATE POLICY ticket_status_changes_read ON atum.ticket_status_changes FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
+           AND ((SELECT c.is_staff FROM atum.request_context c)
+                OR EXISTS (SELECT 1 FROM atum.tickets t
+                            WHERE t.organization_id = ticket_status_changes.organization_id
+                              AND t.id = ticket_status_changes.ticket_id
+                              AND t.requester_id = (SELECT c.user_id FROM atum.request_context c))));
+
 -- attachments: as comments (attachments of internal notes are internal).
 CREATE POLICY attachments_read ON atum.attachments FOR SELECT TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)

@@ -31,6 +31,7 @@ GRANT SELECT (organization_id, id, user_id, name, role, created_by, created_at, 
 GRANT INSERT, UPDATE (name, revoked_at, expires_at), DELETE ON atum.api_tokens TO atum_app;
 
 GRANT SELECT ON atum.audit_log TO atum_app;
+GRANT SELECT ON atum.ticket_status_changes TO atum_app;
 GRANT SELECT ON atum.request_context TO atum_app;
 GRANT SELECT ON atum.reporting_grants TO atum_app;
 
@@ -41,7 +42,9 @@ GRANT EXECUTE ON FUNCTION
     atum.business_ranges(bigint, bigint, timestamptz, timestamptz),
     atum.business_minutes_between(bigint, bigint, timestamptz, timestamptz),
     atum.business_time_add(bigint, bigint, timestamptz, numeric),
-    api.authenticate(text), api.health()
+    api.authenticate(text), api.health(),
+    api.ticket_transition(bigint, text, text), api.ticket_accept(bigint, text, bigint),
+    atum.ticket_moves()
     TO atum_app;
 
 -- Reporting roles read the reporting views only. The views are security_invoker, so the tables

@@ -94,6 +94,9 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
         " VALUES (%s, 'Cannot log in', %s) RETURNING id",
         [org_id, org.users["customer2"]],
     ).fetchone()[0]
+    # A status move, so the ticket's status history has a row too (the system accepts it).
+    q("UPDATE atum.tickets SET status = 'ACCEPTED' WHERE organization_id = %s AND id = %s",
+      [org_id, org.other_ticket_id])
     q("INSERT INTO atum.ticket_tags (organization_id, ticket_id, tag_id) VALUES (%s, %s, %s)",
       [org_id, org.ticket_id, tag])
     org.public_comment_id = q(

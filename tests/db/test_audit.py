@@ -44,7 +44,7 @@ def test_a_change_through_the_app_records_actor_fields_and_values(db: Database, 
         conn.execute("UPDATE atum.tickets SET priority = 'HIGH', assignee_id = %s WHERE id = %s",
                      [org.users["agent"], org.ticket_id])
         conn.commit()
-    [entry] = audit(owner, "table_name = 'tickets' AND action = 'UPDATE'")
+    [entry] = audit(owner, "table_name = 'tickets' AND action = 'UPDATE' AND db_role = 'atum_app'")
     assert entry["actor_user_id"] == org.users["agent"]
     assert entry["actor_role"] == "agent"
     assert entry["db_role"] == "atum_app"

@@ -1,0 +1,228 @@
+-- The ticket state machine (SPEC 6), enforced for every writer by triggers on atum.tickets.
+--
+--   NEW -> ACCEPTED | REJECTED (manager; REJECTED needs a reason)
+--   ACCEPTED -> IN_PROGRESS (staff)
+--   IN_PROGRESS <-> WAITING_CUSTOMER (staff; back also by the requester, e.g. by replying)
+--   IN_PROGRESS | WAITING_CUSTOMER -> RESOLVED (staff)
+--   RESOLVED -> IN_PROGRESS (reopen, with a reason: the requester within the reopen window, or staff)
+--   RESOLVED -> CLOSED (the requester confirms, staff, or the system's auto-close)
+--   CLOSED and REJECTED are final.
+-- "system" is a writer without a request context: pg_cron, the worker's e-mail path, the CLI.
+-- Accepting starts the SLA clock: accepted_at, sla_started_at and both due times, in business time
+-- of the policy for the ticket's priority. Only the state machine writes those columns.
+
+CREATE OR REPLACE FUNCTION atum.ticket_moves()
+RETURNS TABLE (from_status atum.ticket_status, to_status atum.ticket_status, allowed text[], reason_required boolean)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES
+        ('NEW'::atum.ticket_status, 'ACCEPTED'::atum.ticket_status, '{manager,admin,system}'::text[], false),
+        ('NEW', 'REJECTED', '{manager,admin,system}', true),
+        ('ACCEPTED', 'IN_PROGRESS', '{agent,manager,admin,system}', false),
+        ('IN_PROGRESS', 'WAITING_CUSTOMER', '{agent,manager,admin,system}', false),
+        ('WAITING_CUSTOMER', 'IN_PROGRESS', '{requester,agent,manager,admin,system}', false),
+        ('IN_PROGRESS', 'RESOLVED', '{agent,manager,admin,system}', false),
+        ('WAITING_CUSTOMER', 'RESOLVED', '{agent,manager,admin,system}', false),
+        ('RESOLVED', 'IN_PROGRESS', '{requester,agent,manager,admin,system}', true),
+        ('RESOLVED', 'CLOSED', '{requester,agent,manager,admin,system}', false)
+$$;
+COMMENT ON FUNCTION atum.ticket_moves() IS 'The allowed status moves, who may make each (requester, agent, manager, admin, system) and whether a reason is required. Anything not listed is refused.';
+
+CREATE OR REPLACE FUNCTION atum_private.ticket_sla_due(
+    p_organization_id bigint, p_priority atum.ticket_priority, p_start timestamptz,
+    OUT first_response_due_at timestamptz, OUT resolution_due_at timestamptz
+)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_policy record;
+BEGIN
+    SELECT p.calendar_id, p.first_response_minutes, p.resolution_minutes INTO v_policy
+      FROM atum.sla_policies p WHERE p.organization_id = p_organization_id AND p.priority = p_priority;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'there is no SLA policy for priority %: an admin must add one before tickets can be accepted', p_priority
+            USING ERRCODE = 'AT409', COLUMN = 'priority';
+    END IF;
+    first_response_due_at := atum.business_time_add(p_organization_id, v_policy.calendar_id, p_start,
+                                                    v_policy.first_response_minutes);
+    resolution_due_at := atum.business_time_add(p_organization_id, v_policy.calendar_id, p_start,
+                                                v_policy.resolution_minutes);
+END
+$$;
+COMMENT ON FUNCTION atum_private.ticket_sla_due(bigint, atum.ticket_priority, timestamptz) IS 'Due times of a ticket whose SLA clock started at p_start, from the policy for its priority.';
+
+CREATE OR REPLACE FUNCTION atum_private.tg_tickets_lifecycle() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- SECURITY DEFINER: the SLA policy and calendar are read whoever makes the move (customers
+-- cannot read them). The actor comes from the verified request context.
+DECLARE
+    v_user   bigint;
+    v_role   atum.user_role;
+    v_actor  text;
+    v_rule   record;
+    v_reason text := nullif(btrim(current_setting('atum.status_reason', true)), '');
+    v_window integer;
+    v_due    record;
+BEGIN
+    SELECT c.user_id, c.role INTO v_user, v_role FROM atum.request_context c;
+    v_actor := CASE WHEN v_user IS NULL THEN 'system'
+                    WHEN v_role = 'customer' AND NEW.requester_id = v_user THEN 'requester'
+                    ELSE v_role::text END;
+
+    IF TG_OP = 'INSERT' THEN
+        -- Only the system (imports, e-mail, the demo) may create a ticket in another state.
+        IF v_actor <> 'system' AND (NEW.status <> 'NEW' OR NEW.accepted_at IS NOT NULL OR NEW.sla_started_at IS NOT NULL
+                                    OR NEW.first_response_due_at IS NOT NULL OR NEW.resolution_due_at IS NOT NULL
+                                    OR NEW.first_responded_at IS NOT NULL OR NEW.resolved_at IS NOT NULL
+                                    OR NEW.closed_at IS NOT NULL) THEN
+            RAISE EXCEPTION 'a new ticket starts as NEW without SLA times' USING ERRCODE = 'AT422', COLUMN = 'status';
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    IF NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        -- No move: the SLA columns belong to the state machine and the SLA engine.
+        IF v_actor <> 'system' AND (NEW.accepted_at, NEW.sla_started_at, NEW.resolved_at, NEW.closed_at)
+                                   IS DISTINCT FROM (OLD.accepted_at, OLD.sla_started_at, OLD.resolved_at, OLD.closed_at) THEN
+            RAISE EXCEPTION 'lifecycle times change only with a status move' USING ERRCODE = 'AT403', COLUMN = 'status';
+        END IF;
+        IF NEW.priority IS DISTINCT FROM OLD.priority AND NEW.sla_started_at IS NOT NULL THEN
+            -- A new priority means new targets, counted from the start of the clock.
+            SELECT * INTO v_due FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at);
+            NEW.first_response_due_at := v_due.first_response_due_at;
+            NEW.resolution_due_at := v_due.resolution_due_at;
+        ELSIF v_actor <> 'system' AND (NEW.first_response_due_at, NEW.resolution_due_at)
+                                      IS DISTINCT FROM (OLD.first_response_due_at, OLD.resolution_due_at) THEN
+            RAISE EXCEPTION 'SLA due times are computed, not set' USING ERRCODE = 'AT403', COLUMN = 'resolution_due_at';
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    SELECT * INTO v_rule FROM atum.ticket_moves() m WHERE m.from_status = OLD.status AND m.to_status = NEW.status;
+    IF NOT FOUND AND OLD.status IN ('CLOSED', 'REJECTED') THEN
+        RAISE EXCEPTION 'a ticket cannot move from % to %', OLD.status, NEW.status
+            USING ERRCODE = 'AT491', COLUMN = 'status', HINT = 'The ticket is final.';
+    ELSIF NOT FOUND THEN
+        RAISE EXCEPTION 'a ticket cannot move from % to %', OLD.status, NEW.status
+            USING ERRCODE = 'AT491', COLUMN = 'status';
+    END IF;
+    IF NOT v_actor = ANY (v_rule.allowed) THEN
+        RAISE EXCEPTION 'a % may not move a ticket from % to %', v_actor, OLD.status, NEW.status
+            USING ERRCODE = 'AT403', COLUMN = 'status';
+    END IF;
+    IF v_rule.reason_required AND v_reason IS NULL THEN
+        RAISE EXCEPTION 'moving a ticket from % to % needs a reason', OLD.status, NEW.status
+            USING ERRCODE = 'AT422', COLUMN = 'reason';
+    END IF;
+    IF v_actor = 'requester' AND OLD.status = 'RESOLVED' AND NEW.status = 'IN_PROGRESS' THEN
+        SELECT o.reopen_window_days INTO v_window FROM atum.organizations o WHERE o.id = NEW.organization_id;
+        IF OLD.resolved_at < now() - make_interval(days => v_window) THEN
+            RAISE EXCEPTION 'the ticket was resolved more than % days ago and can no longer be reopened', v_window
+                USING ERRCODE = 'AT491', COLUMN = 'status', HINT = 'Open a new ticket instead.';
+        END IF;
+    END IF;
+
+    CASE NEW.status
+        WHEN 'ACCEPTED' THEN
+            NEW.accepted_at := now();
+            NEW.sla_started_at := now();  -- the SLA clock starts here, never before
+            SELECT * INTO v_due FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at);
+            NEW.first_response_due_at := v_due.first_response_due_at;
+            NEW.resolution_due_at := v_due.resolution_due_at;
+        WHEN 'RESOLVED' THEN
+            NEW.resolved_at := now();
+        WHEN 'CLOSED' THEN
+            NEW.closed_at := now();
+        ELSE
+            NULL;
+    END CASE;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION atum_private.tg_tickets_lifecycle() IS 'The state machine: refuses moves not in atum.ticket_moves() or not allowed to the actor, requires reasons, starts the SLA clock on acceptance, guards the lifecycle columns.';
+
+DROP TRIGGER IF EXISTS _200_lifecycle ON atum.tickets;
+CREATE TRIGGER _200_lifecycle BEFORE INSERT OR UPDATE ON atum.tickets
+    FOR EACH ROW EXECUTE FUNCTION atum_private.tg_tickets_lifecycle();
+COMMENT ON TRIGGER _200_lifecycle ON atum.tickets IS 'Ticket state machine and SLA start.';
+
+CREATE OR REPLACE FUNCTION atum_private.tg_tickets_status_history() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- SECURITY DEFINER: only this trigger writes the status history. Statement-level and set-based,
+-- so bulk moves (auto-close) cost one insert. The opening itself is tickets.created_at.
+BEGIN
+    INSERT INTO atum.ticket_status_changes (organization_id, ticket_id, from_status, to_status, reason, actor_id)
+    SELECT n.organization_id, n.id, o.status, n.status,
+           nullif(btrim(current_setting('atum.status_reason', true)), ''),
+           (SELECT c.user_id FROM atum.request_context c)
+      FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
+     WHERE n.status IS DISTINCT FROM o.status;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION atum_private.tg_tickets_status_history() IS 'Records every status move in atum.ticket_status_changes, with actor and reason.';
+
+DROP TRIGGER IF EXISTS _300_status_history ON atum.tickets;
+CREATE TRIGGER _300_status_history AFTER UPDATE ON atum.tickets
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_tickets_status_history();
+COMMENT ON TRIGGER _300_status_history ON atum.tickets IS 'Status history with actor and reason.';
+
+CREATE OR REPLACE FUNCTION api.ticket_transition(p_ticket_id bigint, p_status text, p_reason text DEFAULT NULL)
+RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ticket atum.tickets;
+BEGIN
+    IF p_status IS NULL OR NOT upper(btrim(p_status)) = ANY (enum_range(NULL::atum.ticket_status)::text[]) THEN
+        RAISE EXCEPTION 'unknown status %', quote_nullable(p_status) USING ERRCODE = 'AT422', COLUMN = 'status';
+    END IF;
+    IF length(p_reason) > 2000 THEN
+        RAISE EXCEPTION 'the reason must be at most 2000 characters' USING ERRCODE = 'AT422', COLUMN = 'reason';
+    END IF;
+    PERFORM set_config('atum.status_reason', coalesce(p_reason, ''), true);
+    UPDATE atum.tickets t SET status = upper(btrim(p_status))::atum.ticket_status
+     WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND t.id = p_ticket_id
+    RETURNING * INTO v_ticket;
+    PERFORM set_config('atum.status_reason', '', true);
+    IF v_ticket.id IS NULL THEN
+        RAISE EXCEPTION 'no ticket %', p_ticket_id USING ERRCODE = 'AT404', COLUMN = 'id';
+    END IF;
+    RETURN to_jsonb(v_ticket);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_transition(bigint, text, text) IS 'Moves a ticket to another status (case-insensitive), with a reason where one is required. AT491: move not allowed from this status; AT403: not allowed to this user; AT422: missing reason or unknown status; AT404: no such ticket (or not visible).';
+
+CREATE OR REPLACE FUNCTION api.ticket_accept(p_ticket_id bigint, p_priority text DEFAULT NULL, p_assignee_id bigint DEFAULT NULL)
+RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_org bigint := (SELECT c.organization_id FROM atum.request_context c);
+BEGIN
+    IF p_priority IS NOT NULL AND NOT upper(btrim(p_priority)) = ANY (enum_range(NULL::atum.ticket_priority)::text[]) THEN
+        RAISE EXCEPTION 'unknown priority %', quote_literal(p_priority) USING ERRCODE = 'AT422', COLUMN = 'priority';
+    END IF;
+    IF p_assignee_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM atum.users u WHERE u.organization_id = v_org AND u.id = p_assignee_id AND u.role <> 'customer' AND u.is_active
+    ) THEN
+        RAISE EXCEPTION 'no active staff member %', p_assignee_id USING ERRCODE = 'AT422', COLUMN = 'assignee_id';
+    END IF;
+    -- Priority and assignee first, then the move, so the SLA is computed for the final priority.
+    UPDATE atum.tickets t
+       SET priority = coalesce(upper(btrim(p_priority))::atum.ticket_priority, t.priority),
+           assignee_id = coalesce(p_assignee_id, t.assignee_id)
+     WHERE t.organization_id = v_org AND t.id = p_ticket_id AND t.status = 'NEW';
+    RETURN api.ticket_transition(p_ticket_id, 'ACCEPTED');
+END
+$$;
+COMMENT ON FUNCTION api.ticket_accept(bigint, text, bigint) IS 'Accepts a NEW ticket (manager), optionally setting priority and assignee first; starts the SLA clock.';

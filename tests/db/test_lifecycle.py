@@ -1,0 +1,223 @@
+"""The ticket state machine and the start of the SLA clock, at SQL level as atum_app: every move by
+every kind of actor, reasons, the reopen window, every path that accepts a ticket."""
+
+from __future__ import annotations
+
+from typing import Any, LiteralString
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.support import Database, Org, build_org
+
+STATUSES = ["NEW", "ACCEPTED", "REJECTED", "IN_PROGRESS", "WAITING_CUSTOMER", "RESOLVED", "CLOSED"]
+ACTORS = ["requester", "other_customer", "agent", "manager", "admin"]
+TOKEN_OF = {"requester": "customer", "other_customer": "customer2", "agent": "agent", "manager": "manager",
+            "admin": "admin"}
+
+
+@pytest.fixture
+def org(owner: psycopg.Connection) -> Org:
+    return build_org(owner, "acme")
+
+
+def ticket_in(owner: psycopg.Connection, org: Org, status: str, priority: str = "MEDIUM") -> int:
+    """A ticket of the customer in a given status, put there by the system (as an import would)."""
+    return owner.execute(
+        "INSERT INTO atum.tickets (organization_id, subject, requester_id, status, priority, accepted_at,"
+        " sla_started_at, resolved_at, closed_at) VALUES (%(org)s, 'Laptop will not boot', %(req)s,"
+        " %(status)s::atum.ticket_status, %(priority)s::atum.ticket_priority,"
+        " CASE WHEN %(status)s::text NOT IN ('NEW', 'REJECTED') THEN now() END,"
+        " CASE WHEN %(status)s::text NOT IN ('NEW', 'REJECTED') THEN now() END,"
+        " CASE WHEN %(status)s::text IN ('RESOLVED', 'CLOSED') THEN now() END,"
+        " CASE WHEN %(status)s::text = 'CLOSED' THEN now() END) RETURNING id",
+        {"org": org.id, "req": org.users["customer"], "status": status, "priority": priority}).fetchone()[0]
+
+
+def moves(owner: psycopg.Connection) -> dict[tuple[str, str], list[str]]:
+    return {(f, t): allowed for f, t, allowed, _ in owner.execute(
+        "SELECT from_status::text, to_status::text, allowed, reason_required FROM atum.ticket_moves()")}
+
+
+def transition(db: Database, token: str, ticket: int, status: str, reason: str | None = "because") -> Any:
+    with db.acting_as(token) as conn:
+        row = conn.execute("SELECT api.ticket_transition(%s, %s, %s) AS t", [ticket, status, reason]).fetchone()
+        conn.commit()
+    return row["t"]
+
+
+def error_of(db: Database, token: str, statement: Any, params: list[Any]) -> str:
+    with db.acting_as(token) as conn, pytest.raises(psycopg.Error) as err:
+        conn.execute(statement, params)
+    return err.value.sqlstate or ""
+
+
+def test_every_move_by_every_actor_is_allowed_exactly_as_the_rules_say(db: Database, owner: psycopg.Connection,
+                                                                        org: Org) -> None:
+    rules = moves(owner)
+    assert len(rules) == 9
+    outcomes = []
+    for source in STATUSES:
+        for target in STATUSES:
+            if source == target:
+                continue
+            for actor in ACTORS:
+                ticket = ticket_in(owner, org, source)
+                allowed = actor in rules.get((source, target), [])
+                try:
+                    result = transition(db, org.tokens[TOKEN_OF[actor]], ticket, target)
+                    outcome = "ok" if result["status"] == target else "wrong status"
+                except psycopg.Error as exc:
+                    outcome = exc.sqlstate
+                expected = ("ok" if allowed
+                            else "AT404" if actor == "other_customer"
+                            else "AT491" if (source, target) not in rules
+                            else "AT403")
+                outcomes.append((source, target, actor, outcome, expected))
+    wrong = [o for o in outcomes if o[3] != o[4]]
+    assert wrong == []
+    assert sum(1 for o in outcomes if o[3] == "ok") == sum(
+        len([a for a in allowed if a in ACTORS]) for allowed in rules.values())
+
+
+def test_final_states_stay_final_even_for_the_system(owner: psycopg.Connection, org: Org) -> None:
+    for final in ("CLOSED", "REJECTED"):
+        ticket = ticket_in(owner, org, final)
+        with pytest.raises(psycopg.Error) as err:
+            owner.execute("UPDATE atum.tickets SET status = 'IN_PROGRESS' WHERE id = %s", [ticket])
+        assert err.value.sqlstate == "AT491"
+        assert err.value.diag.message_hint == "The ticket is final."
+
+
+def test_rejecting_needs_a_reason_which_is_kept_with_the_actor(db: Database, owner: psycopg.Connection,
+                                                               org: Org) -> None:
+    ticket = ticket_in(owner, org, "NEW")
+    for reason in (None, "", "   "):
+        assert error_of(db, org.tokens["manager"], "SELECT api.ticket_transition(%s, 'REJECTED', %s)",
+                        [ticket, reason]) == "AT422"
+    transition(db, org.tokens["manager"], ticket, "rejected", "Duplicate of ATUM-1")
+    history = owner.execute("SELECT from_status::text, to_status::text, reason, actor_id"
+                            " FROM atum.ticket_status_changes WHERE ticket_id = %s ORDER BY id", [ticket]).fetchall()
+    assert history == [("NEW", "REJECTED", "Duplicate of ATUM-1", org.users["manager"])]
+    audited = owner.execute("SELECT actor_user_id, new_values ->> 'reason' FROM atum.audit_log"
+                            " WHERE table_name = 'ticket_status_changes' AND ticket_id = %s AND action = 'INSERT'"
+                            " ORDER BY seq DESC LIMIT 1", [ticket]).fetchone()
+    assert audited == (org.users["manager"], "Duplicate of ATUM-1")
+
+
+def test_the_requester_reopens_only_within_the_window_staff_any_time(db: Database, owner: psycopg.Connection,
+                                                                     org: Org) -> None:
+    ticket = ticket_in(owner, org, "RESOLVED")
+    assert transition(db, org.tokens["customer"], ticket, "IN_PROGRESS", "Still broken")["status"] == "IN_PROGRESS"
+    old = ticket_in(owner, org, "RESOLVED")
+    owner.execute("UPDATE atum.tickets SET resolved_at = now() - interval '15 days' WHERE id = %s", [old])
+    assert error_of(db, org.tokens["customer"], "SELECT api.ticket_transition(%s, 'IN_PROGRESS', 'again')",
+                    [old]) == "AT491"
+    assert transition(db, org.tokens["agent"], old, "IN_PROGRESS", "Customer called")["status"] == "IN_PROGRESS"
+
+
+def test_a_new_ticket_has_no_sla_clock(db: Database, org: Org) -> None:
+    with db.acting_as(org.tokens["customer"]) as conn:
+        row = conn.execute("INSERT INTO atum.tickets (organization_id, subject, requester_id) VALUES (%s, 'Help', %s)"
+                           " RETURNING status, accepted_at, sla_started_at, first_response_due_at, resolution_due_at",
+                           [org.id, org.users["customer"]]).fetchone()
+    assert row == {"status": "NEW", "accepted_at": None, "sla_started_at": None, "first_response_due_at": None,
+                   "resolution_due_at": None}
+
+
+def expected_due(owner: psycopg.Connection, org: Org, priority: str, start: Any) -> tuple[Any, Any]:
+    return owner.execute(
+        "SELECT atum.business_time_add(p.organization_id, p.calendar_id, %s, p.first_response_minutes),"
+        "       atum.business_time_add(p.organization_id, p.calendar_id, %s, p.resolution_minutes)"
+        "  FROM atum.sla_policies p WHERE p.organization_id = %s AND p.priority = %s",
+        [start, start, org.id, priority]).fetchone()
+
+
+ACCEPT_PATHS = {
+    "api.ticket_accept": lambda db, org, t: _as(db, org, "SELECT api.ticket_accept(%s)", [t]),
+    "api.ticket_accept with priority": lambda db, org, t: _as(db, org, "SELECT api.ticket_accept(%s, 'urgent')", [t]),
+    "api.ticket_transition": lambda db, org, t: _as(db, org, "SELECT api.ticket_transition(%s, 'accepted')", [t]),
+    "plain UPDATE as manager": lambda db, org, t: _as(db, org, "UPDATE atum.tickets SET status = 'ACCEPTED'"
+                                                                " WHERE id = %s", [t]),
+    "plain UPDATE by the system": None,
+}
+
+
+def _as(db: Database, org: Org, statement: str, params: list[Any]) -> None:
+    with db.acting_as(org.tokens["manager"]) as conn:
+        conn.execute(statement, params)
+        conn.commit()
+
+
+@pytest.mark.parametrize("path", list(ACCEPT_PATHS))
+def test_every_way_of_accepting_starts_the_sla_clock(db: Database, owner: psycopg.Connection, org: Org,
+                                                     path: str) -> None:
+    ticket = ticket_in(owner, org, "NEW")
+    accept = ACCEPT_PATHS[path]
+    if accept is None:
+        owner.execute("UPDATE atum.tickets SET status = 'ACCEPTED' WHERE id = %s", [ticket])
+    else:
+        accept(db, org, ticket)
+    row = owner.execute("SELECT status::text, priority::text, accepted_at, sla_started_at, first_response_due_at,"
+                        " resolution_due_at, now() - accepted_at < interval '1 minute' FROM atum.tickets WHERE id = %s",
+                        [ticket]).fetchone()
+    status, priority, accepted_at, started_at, first_due, resolution_due, recent = row
+    assert status == "ACCEPTED" and recent
+    assert started_at == accepted_at
+    assert priority == ("URGENT" if "priority" in path else "MEDIUM")
+    assert (first_due, resolution_due) == expected_due(owner, org, priority, started_at)
+    assert first_due > started_at and resolution_due >= first_due
+
+
+def test_a_priority_change_recomputes_due_times_from_the_start(db: Database, owner: psycopg.Connection,
+                                                               org: Org) -> None:
+    ticket = ticket_in(owner, org, "NEW", "LOW")
+    transition(db, org.tokens["manager"], ticket, "ACCEPTED")
+    with db.acting_as(org.tokens["agent"]) as conn:
+        conn.execute("UPDATE atum.tickets SET priority = 'HIGH' WHERE id = %s", [ticket])
+        conn.commit()
+    start, first_due, resolution_due = owner.execute(
+        "SELECT sla_started_at, first_response_due_at, resolution_due_at FROM atum.tickets WHERE id = %s",
+        [ticket]).fetchone()
+    assert (first_due, resolution_due) == expected_due(owner, org, "HIGH", start)
+
+
+@pytest.mark.parametrize("change", [
+    "sla_started_at = now() - interval '1 day'",
+    "resolution_due_at = now() + interval '1 year'",
+    "accepted_at = NULL",
+])
+def test_only_the_state_machine_sets_sla_times(db: Database, owner: psycopg.Connection, org: Org,
+                                               change: LiteralString) -> None:
+    ticket = ticket_in(owner, org, "IN_PROGRESS")
+    update = sql.SQL("UPDATE atum.tickets SET {} WHERE id = %s").format(sql.SQL(change))
+    assert error_of(db, org.tokens["admin"], update, [ticket]) == "AT403"
+
+
+def test_the_app_opens_tickets_only_as_new(db: Database, org: Org) -> None:
+    assert error_of(db, org.tokens["agent"], "INSERT INTO atum.tickets (organization_id, subject, requester_id, status)"
+                    " VALUES (%s, 'x', %s, 'RESOLVED')", [org.id, org.users["customer"]]) == "AT422"
+
+
+def test_accepting_without_a_policy_for_the_priority_is_refused(db: Database, owner: psycopg.Connection,
+                                                                org: Org) -> None:
+    ticket = ticket_in(owner, org, "NEW", "LOW")
+    owner.execute("DELETE FROM atum.sla_policies WHERE organization_id = %s AND priority = 'LOW'", [org.id])
+    assert error_of(db, org.tokens["manager"], "SELECT api.ticket_accept(%s)", [ticket]) == "AT409"
+    assert owner.execute("SELECT status::text FROM atum.tickets WHERE id = %s", [ticket]).fetchone() == ("NEW",)
+
+
+@pytest.mark.parametrize(("statement", "params", "code"), [
+    ("SELECT api.ticket_transition(%s, 'DONE')", ["ticket"], "AT422"),
+    ("SELECT api.ticket_transition(%s, NULL)", ["ticket"], "AT422"),
+    ("SELECT api.ticket_transition(999999999, 'ACCEPTED')", [], "AT404"),
+    ("SELECT api.ticket_accept(%s, 'whenever')", ["ticket"], "AT422"),
+    ("SELECT api.ticket_accept(%s, NULL, %s)", ["ticket", "customer_id"], "AT422"),
+])
+def test_bad_requests_name_what_is_wrong(db: Database, owner: psycopg.Connection, org: Org, statement: str,
+                                         params: list[str], code: str) -> None:
+    ticket = ticket_in(owner, org, "NEW")
+    values = [ticket if p == "ticket" else org.users["customer"] for p in params]
+    assert error_of(db, org.tokens["manager"], statement, values) == code
+    assert owner.execute("SELECT status::text FROM atum.tickets WHERE id = %s", [ticket]).fetchone() == ("NEW",)
