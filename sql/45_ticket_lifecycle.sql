@@ -30,12 +30,14 @@ $$;
 COMMENT ON FUNCTION atum.ticket_moves() IS 'The allowed status moves, who may make each (requester, agent, manager, admin, system) and whether a reason is required. Anything not listed is refused.';
 
 CREATE OR REPLACE FUNCTION atum_private.ticket_sla_due(
-    p_organization_id bigint, p_priority atum.ticket_priority, p_start timestamptz,
+    p_organization_id bigint, p_priority atum.ticket_priority, p_start timestamptz, p_paused_minutes numeric,
     OUT first_response_due_at timestamptz, OUT resolution_due_at timestamptz
 )
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+-- SECURITY DEFINER: due times are computed whoever moves the ticket (customers cannot read
+-- policies and calendars).
 DECLARE
     v_policy record;
 BEGIN
@@ -47,18 +49,47 @@ BEGIN
     END IF;
     first_response_due_at := atum.business_time_add(p_organization_id, v_policy.calendar_id, p_start,
                                                     v_policy.first_response_minutes);
+    -- Waiting for the customer does not count: the resolution target is pushed by the paused time.
     resolution_due_at := atum.business_time_add(p_organization_id, v_policy.calendar_id, p_start,
-                                                v_policy.resolution_minutes);
+                                                v_policy.resolution_minutes + p_paused_minutes);
 END
 $$;
-COMMENT ON FUNCTION atum_private.ticket_sla_due(bigint, atum.ticket_priority, timestamptz) IS 'Due times of a ticket whose SLA clock started at p_start, from the policy for its priority.';
+COMMENT ON FUNCTION atum_private.ticket_sla_due(bigint, atum.ticket_priority, timestamptz, numeric) IS 'Due times of a ticket whose SLA clock started at p_start, from the policy for its priority, the resolution pushed by p_paused_minutes.';
+
+CREATE OR REPLACE FUNCTION atum_private.ticket_business_minutes(
+    p_organization_id bigint, p_priority atum.ticket_priority, p_from timestamptz, p_to timestamptz
+) RETURNS numeric
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- SECURITY DEFINER as above. Business minutes in the calendar of the ticket's SLA policy.
+    SELECT atum.business_minutes_between(p.organization_id, p.calendar_id, p_from, p_to)
+      FROM atum.sla_policies p WHERE p.organization_id = p_organization_id AND p.priority = p_priority
+$$;
+COMMENT ON FUNCTION atum_private.ticket_business_minutes(bigint, atum.ticket_priority, timestamptz, timestamptz) IS 'Business minutes between two instants in the calendar of the SLA policy for a priority (NULL without a policy).';
+
+CREATE OR REPLACE FUNCTION atum_private.ticket_triage_due(p_organization_id bigint, p_created_at timestamptz)
+RETURNS timestamptz
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- SECURITY DEFINER: customers open tickets but cannot read calendars.
+    SELECT atum.business_time_add(o.id, c.id, p_created_at, o.triage_target_minutes)
+      FROM atum.organizations o
+      JOIN atum.business_calendars c ON c.organization_id = o.id AND c.is_default
+     WHERE o.id = p_organization_id
+$$;
+COMMENT ON FUNCTION atum_private.ticket_triage_due(bigint, timestamptz) IS 'When a new ticket should be accepted: the organization''s triage target in its default calendar (NULL without one).';
 
 CREATE OR REPLACE FUNCTION atum_private.tg_tickets_lifecycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
--- SECURITY DEFINER: the SLA policy and calendar are read whoever makes the move (customers
--- cannot read them). The actor comes from the verified request context.
+-- SECURITY DEFINER: policies and calendars are read whoever makes the move (customers cannot read
+-- them). The actor of a move comes from the verified request context. The SLA columns may change
+-- without a status move only when the SLA engine writes them: the system (no request context:
+-- pg_cron, the command line) or our own triggers (pg_trigger_depth() > 1, e.g. the first public
+-- staff reply); the app role can create no trigger, so it cannot pass for the engine.
 DECLARE
     v_user   bigint;
     v_role   atum.user_role;
@@ -67,18 +98,23 @@ DECLARE
     v_reason text := nullif(btrim(current_setting('atum.status_reason', true)), '');
     v_window integer;
     v_due    record;
+    v_engine boolean;
+    v_paused numeric;
 BEGIN
     SELECT c.user_id, c.role INTO v_user, v_role FROM atum.request_context c;
+    v_engine := v_user IS NULL OR pg_trigger_depth() > 1;
     v_actor := CASE WHEN v_user IS NULL THEN 'system'
                     WHEN v_role = 'customer' AND NEW.requester_id = v_user THEN 'requester'
                     ELSE v_role::text END;
 
     IF TG_OP = 'INSERT' THEN
         -- Only the system (imports, e-mail, the demo) may create a ticket in another state.
+        NEW.triage_due_at := atum_private.ticket_triage_due(NEW.organization_id, NEW.created_at);
         IF v_actor <> 'system' AND (NEW.status <> 'NEW' OR NEW.accepted_at IS NOT NULL OR NEW.sla_started_at IS NOT NULL
                                     OR NEW.first_response_due_at IS NOT NULL OR NEW.resolution_due_at IS NOT NULL
                                     OR NEW.first_responded_at IS NOT NULL OR NEW.resolved_at IS NOT NULL
-                                    OR NEW.closed_at IS NOT NULL) THEN
+                                    OR NEW.closed_at IS NOT NULL OR NEW.paused_at IS NOT NULL
+                                    OR NEW.paused_minutes <> 0) THEN
             RAISE EXCEPTION 'a new ticket starts as NEW without SLA times' USING ERRCODE = 'AT422', COLUMN = 'status';
         END IF;
         RETURN NEW;
@@ -86,16 +122,19 @@ BEGIN
 
     IF NEW.status IS NOT DISTINCT FROM OLD.status THEN
         -- No move: the SLA columns belong to the state machine and the SLA engine.
-        IF v_actor <> 'system' AND (NEW.accepted_at, NEW.sla_started_at, NEW.resolved_at, NEW.closed_at)
-                                   IS DISTINCT FROM (OLD.accepted_at, OLD.sla_started_at, OLD.resolved_at, OLD.closed_at) THEN
+        IF NOT v_engine AND (NEW.accepted_at, NEW.sla_started_at, NEW.resolved_at, NEW.closed_at, NEW.first_responded_at,
+                             NEW.paused_at, NEW.paused_minutes, NEW.triage_due_at)
+                            IS DISTINCT FROM (OLD.accepted_at, OLD.sla_started_at, OLD.resolved_at, OLD.closed_at,
+                                              OLD.first_responded_at, OLD.paused_at, OLD.paused_minutes, OLD.triage_due_at) THEN
             RAISE EXCEPTION 'lifecycle times change only with a status move' USING ERRCODE = 'AT403', COLUMN = 'status';
         END IF;
         IF NEW.priority IS DISTINCT FROM OLD.priority AND NEW.sla_started_at IS NOT NULL THEN
             -- A new priority means new targets, counted from the start of the clock.
-            SELECT * INTO v_due FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at);
+            SELECT * INTO v_due
+              FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
             NEW.first_response_due_at := v_due.first_response_due_at;
             NEW.resolution_due_at := v_due.resolution_due_at;
-        ELSIF v_actor <> 'system' AND (NEW.first_response_due_at, NEW.resolution_due_at)
+        ELSIF NOT v_engine AND (NEW.first_response_due_at, NEW.resolution_due_at)
                                       IS DISTINCT FROM (OLD.first_response_due_at, OLD.resolution_due_at) THEN
             RAISE EXCEPTION 'SLA due times are computed, not set' USING ERRCODE = 'AT403', COLUMN = 'resolution_due_at';
         END IF;
@@ -126,11 +165,26 @@ BEGIN
         END IF;
     END IF;
 
+    -- Leaving WAITING_CUSTOMER resumes the resolution clock: the paused business time pushes it.
+    IF OLD.status = 'WAITING_CUSTOMER' AND OLD.paused_at IS NOT NULL THEN
+        v_paused := coalesce(atum_private.ticket_business_minutes(NEW.organization_id, NEW.priority, OLD.paused_at, now()), 0);
+        NEW.paused_minutes := OLD.paused_minutes + v_paused;
+        NEW.paused_at := NULL;
+        IF NEW.sla_started_at IS NOT NULL THEN
+            SELECT * INTO v_due
+              FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
+            NEW.resolution_due_at := v_due.resolution_due_at;
+        END IF;
+    END IF;
+
     CASE NEW.status
+        WHEN 'WAITING_CUSTOMER' THEN
+            NEW.paused_at := now();
         WHEN 'ACCEPTED' THEN
             NEW.accepted_at := now();
             NEW.sla_started_at := now();  -- the SLA clock starts here, never before
-            SELECT * INTO v_due FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at);
+            SELECT * INTO v_due
+              FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
             NEW.first_response_due_at := v_due.first_response_due_at;
             NEW.resolution_due_at := v_due.resolution_due_at;
         WHEN 'RESOLVED' THEN
@@ -226,3 +280,35 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.ticket_accept(bigint, text, bigint) IS 'Accepts a NEW ticket (manager), optionally setting priority and assignee first; starts the SLA clock.';
+
+CREATE OR REPLACE FUNCTION atum_private.tg_ticket_comments_sla() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- SECURITY DEFINER: the SLA engine's reaction to new comments, whoever wrote them; set-based.
+BEGIN
+    -- The first public staff reply after acceptance stops the first-response clock.
+    UPDATE atum.tickets t SET first_responded_at = f.replied_at
+      FROM (SELECT n.organization_id, n.ticket_id, min(n.created_at) AS replied_at
+              FROM new_rows n
+              JOIN atum.users u ON u.organization_id = n.organization_id AND u.id = n.author_id
+             WHERE NOT n.is_internal AND u.role <> 'customer'
+             GROUP BY n.organization_id, n.ticket_id) AS f
+     WHERE t.organization_id = f.organization_id AND t.id = f.ticket_id
+       AND t.sla_started_at IS NOT NULL AND t.first_responded_at IS NULL AND f.replied_at >= t.sla_started_at;
+    -- A reply from the requester resumes a ticket that was waiting for them.
+    UPDATE atum.tickets t SET status = 'IN_PROGRESS'
+     WHERE t.status = 'WAITING_CUSTOMER'
+       AND EXISTS (SELECT 1 FROM new_rows n
+                    WHERE n.organization_id = t.organization_id AND n.ticket_id = t.id
+                      AND n.author_id = t.requester_id AND NOT n.is_internal);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION atum_private.tg_ticket_comments_sla() IS 'SLA engine on new comments: the first public staff reply after acceptance sets first_responded_at; a public reply of the requester moves a WAITING_CUSTOMER ticket back to IN_PROGRESS.';
+
+DROP TRIGGER IF EXISTS _200_sla ON atum.ticket_comments;
+CREATE TRIGGER _200_sla AFTER INSERT ON atum.ticket_comments
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_ticket_comments_sla();
+COMMENT ON TRIGGER _200_sla ON atum.ticket_comments IS 'First response and automatic resume on customer replies.';

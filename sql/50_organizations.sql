@@ -37,10 +37,12 @@ BEGIN
 
     -- Default SLA targets (business minutes), editable by admins.
     INSERT INTO atum.sla_policies (organization_id, priority, calendar_id, first_response_minutes, resolution_minutes)
-    VALUES (v_org.id, 'URGENT', v_always, 30, 240),
-           (v_org.id, 'HIGH', v_business, 60, 480),
-           (v_org.id, 'MEDIUM', v_business, 240, 1440),
-           (v_org.id, 'LOW', v_business, 480, 2880);
+    -- Urgent 1 h / 4 h around the clock; high 4 h / 1 day, medium 1 / 3 days, low 2 / 5 days of
+    -- 8-hour business days.
+    VALUES (v_org.id, 'URGENT', v_always, 60, 240),
+           (v_org.id, 'HIGH', v_business, 240, 480),
+           (v_org.id, 'MEDIUM', v_business, 480, 1440),
+           (v_org.id, 'LOW', v_business, 960, 2400);
     RETURN v_org;
 END
 $$;

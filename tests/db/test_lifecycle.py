@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, LiteralString
 
 import psycopg
+import psycopg.rows
 import pytest
 from psycopg import sql
 
@@ -221,3 +222,110 @@ def test_bad_requests_name_what_is_wrong(db: Database, owner: psycopg.Connection
     values = [ticket if p == "ticket" else org.users["customer"] for p in params]
     assert error_of(db, org.tokens["manager"], statement, values) == code
     assert owner.execute("SELECT status::text FROM atum.tickets WHERE id = %s", [ticket]).fetchone() == ("NEW",)
+
+
+def accepted_urgent(db: Database, owner: psycopg.Connection, org: Org) -> int:
+    """An URGENT ticket (24x7 policy, so business minutes are plain minutes), accepted and in progress."""
+    ticket = ticket_in(owner, org, "NEW", "URGENT")
+    transition(db, org.tokens["manager"], ticket, "ACCEPTED")
+    transition(db, org.tokens["agent"], ticket, "IN_PROGRESS")
+    return ticket
+
+
+def clock(owner: psycopg.Connection, ticket: int) -> dict[str, Any]:
+    with owner.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute("SELECT status::text, sla_started_at, first_response_due_at, resolution_due_at,"
+                           " first_responded_at, paused_at, paused_minutes FROM atum.tickets WHERE id = %s",
+                           [ticket]).fetchone()
+
+
+def test_waiting_for_the_customer_pauses_the_resolution_clock(db: Database, owner: psycopg.Connection,
+                                                              org: Org) -> None:
+    ticket = accepted_urgent(db, owner, org)
+    before = clock(owner, ticket)
+    transition(db, org.tokens["agent"], ticket, "WAITING_CUSTOMER")
+    assert clock(owner, ticket)["paused_at"] is not None
+    # As if the customer took 90 minutes to answer (the system may move clock times; the app may not).
+    owner.execute("UPDATE atum.tickets SET paused_at = paused_at - interval '90 minutes' WHERE id = %s", [ticket])
+    transition(db, org.tokens["agent"], ticket, "IN_PROGRESS")
+    after = clock(owner, ticket)
+    assert after["paused_at"] is None
+    assert 90 <= after["paused_minutes"] < 91
+    shifted = (after["resolution_due_at"] - before["resolution_due_at"]).total_seconds() / 60
+    assert shifted == pytest.approx(float(after["paused_minutes"]), abs=0.01)
+    assert after["first_response_due_at"] == before["first_response_due_at"]  # only resolution pauses
+    # A later priority change recomputes from the start and keeps the pause.
+    with db.acting_as(org.tokens["manager"]) as conn:
+        conn.execute("UPDATE atum.tickets SET priority = 'HIGH' WHERE id = %s", [ticket])
+        conn.commit()
+    expected = owner.execute(
+        "SELECT atum.business_time_add(p.organization_id, p.calendar_id, %s, p.resolution_minutes + %s)"
+        "  FROM atum.sla_policies p WHERE p.organization_id = %s AND p.priority = 'HIGH'",
+        [after["sla_started_at"], after["paused_minutes"], org.id]).fetchone()[0]
+    assert clock(owner, ticket)["resolution_due_at"] == expected != after["resolution_due_at"]
+
+
+def test_a_reply_from_the_requester_resumes_a_waiting_ticket(db: Database, owner: psycopg.Connection,
+                                                             org: Org) -> None:
+    ticket = accepted_urgent(db, owner, org)
+    transition(db, org.tokens["agent"], ticket, "WAITING_CUSTOMER")
+    with db.acting_as(org.tokens["customer"]) as conn:
+        conn.execute("INSERT INTO atum.ticket_comments (organization_id, ticket_id, author_id, body)"
+                     " VALUES (%s, %s, %s, 'Here is the log file.')", [org.id, ticket, org.users["customer"]])
+        conn.commit()
+    assert clock(owner, ticket)["status"] == "IN_PROGRESS"
+    last = owner.execute("SELECT from_status::text, to_status::text, actor_id FROM atum.ticket_status_changes"
+                         " WHERE ticket_id = %s ORDER BY id DESC LIMIT 1", [ticket]).fetchone()
+    assert last == ("WAITING_CUSTOMER", "IN_PROGRESS", org.users["customer"])
+
+
+def test_the_first_public_staff_reply_stops_the_first_response_clock(db: Database, owner: psycopg.Connection,
+                                                                     org: Org) -> None:
+    ticket = accepted_urgent(db, owner, org)
+
+    def comment(role: str, internal: bool) -> None:
+        with db.acting_as(org.tokens[role]) as conn:
+            conn.execute("INSERT INTO atum.ticket_comments (organization_id, ticket_id, author_id, body, is_internal)"
+                         " VALUES (%s, %s, %s, 'text', %s)", [org.id, ticket, org.users[role], internal])
+            conn.commit()
+
+    comment("agent", True)      # an internal note is no response
+    comment("customer", False)  # nor is the customer's own message
+    assert clock(owner, ticket)["first_responded_at"] is None
+    comment("agent", False)
+    first = clock(owner, ticket)["first_responded_at"]
+    assert first is not None
+    comment("manager", False)   # later replies do not move it
+    assert clock(owner, ticket)["first_responded_at"] == first
+
+
+def test_a_reply_before_acceptance_does_not_count_as_first_response(db: Database, owner: psycopg.Connection,
+                                                                    org: Org) -> None:
+    ticket = ticket_in(owner, org, "NEW", "URGENT")
+    with db.acting_as(org.tokens["agent"]) as conn:
+        conn.execute("INSERT INTO atum.ticket_comments (organization_id, ticket_id, author_id, body)"
+                     " VALUES (%s, %s, %s, 'Looking into it')", [org.id, ticket, org.users["agent"]])
+        conn.commit()
+    assert clock(owner, ticket)["first_responded_at"] is None
+
+
+def test_the_app_cannot_stop_or_pause_clocks_by_hand(db: Database, owner: psycopg.Connection, org: Org) -> None:
+    ticket = accepted_urgent(db, owner, org)
+    for change in ("first_responded_at = now()", "paused_minutes = 600", "paused_at = now()",
+                   "triage_due_at = NULL"):
+        update = sql.SQL("UPDATE atum.tickets SET {} WHERE id = %s").format(sql.SQL(change))
+        assert error_of(db, org.tokens["admin"], update, [ticket]) == "AT403", change
+
+
+def test_new_tickets_get_a_triage_deadline_in_business_time(db: Database, owner: psycopg.Connection,
+                                                            org: Org) -> None:
+    with db.acting_as(org.tokens["customer"]) as conn:
+        row = conn.execute("INSERT INTO atum.tickets (organization_id, subject, requester_id)"
+                           " VALUES (%s, 'Printer', %s) RETURNING id, created_at, triage_due_at",
+                           [org.id, org.users["customer"]]).fetchone()
+        conn.commit()
+    expected = owner.execute(
+        "SELECT atum.business_time_add(o.id, c.id, %s, o.triage_target_minutes) FROM atum.organizations o"
+        " JOIN atum.business_calendars c ON c.organization_id = o.id AND c.is_default WHERE o.id = %s",
+        [row["created_at"], org.id]).fetchone()[0]
+    assert row["triage_due_at"] == expected and expected > row["created_at"]
