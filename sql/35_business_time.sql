@@ -19,9 +19,13 @@
 CREATE OR REPLACE FUNCTION atum.business_ranges(
     p_organization_id bigint, p_calendar_id bigint, p_from timestamptz, p_to timestamptz
 ) RETURNS tstzmultirange
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
+-- PL/pgSQL around one query: its plan is kept for the session (a SQL-language function with this
+-- body would be planned again on every call, and due times are computed per ticket).
+BEGIN
+    RETURN (
     WITH cal AS (
         SELECT c.time_zone::text AS tz, c.is_24x7
           FROM atum.business_calendars c
@@ -49,6 +53,8 @@ AS $$
                      * tstzmultirange(tstzrange(p_from, p_to))
            END
       FROM cal
+    );
+END
 $$;
 COMMENT ON FUNCTION atum.business_ranges(bigint, bigint, timestamptz, timestamptz) IS 'The business time of a calendar within [p_from, p_to), as absolute ranges. NULL when the calendar does not exist (or is not visible).';
 
@@ -90,8 +96,9 @@ DECLARE
     v_from    timestamptz := p_start;
     v_range   tstzrange;
     v_length  numeric;
-    -- Looked at a quarter at a time; a calendar with no hours in ten years is an error, not a loop.
-    c_window  constant interval := interval '92 days';
+    -- Most targets end within days: look at 8 days first, then a quarter at a time. A calendar
+    -- with no hours in ten years is an error, not an endless loop.
+    v_window  interval := interval '8 days';
 BEGIN
     IF p_start IS NULL OR p_minutes IS NULL THEN
         RETURN NULL;
@@ -111,7 +118,7 @@ BEGIN
     END IF;
     FOR i IN 1 .. 40 LOOP
         FOR v_range IN
-            SELECT r FROM unnest(atum.business_ranges(p_organization_id, p_calendar_id, v_from, v_from + c_window)) AS r
+            SELECT r FROM unnest(atum.business_ranges(p_organization_id, p_calendar_id, v_from, v_from + v_window)) AS r
              ORDER BY lower(r)
         LOOP
             v_length := extract(epoch FROM upper(v_range) - lower(v_range)) / 60;
@@ -120,7 +127,8 @@ BEGIN
             END IF;
             v_left := v_left - v_length;
         END LOOP;
-        v_from := v_from + c_window;
+        v_from := v_from + v_window;
+        v_window := interval '92 days';
     END LOOP;
     RAISE EXCEPTION 'business calendar % has no working hours within ten years after %', p_calendar_id, p_start
         USING ERRCODE = 'AT422', COLUMN = 'calendar_id';

@@ -59,25 +59,29 @@ COMMENT ON FUNCTION atum_private.ticket_sla_due(bigint, atum.ticket_priority, ti
 CREATE OR REPLACE FUNCTION atum_private.ticket_business_minutes(
     p_organization_id bigint, p_priority atum.ticket_priority, p_from timestamptz, p_to timestamptz
 ) RETURNS numeric
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    -- SECURITY DEFINER as above. Business minutes in the calendar of the ticket's SLA policy.
-    SELECT atum.business_minutes_between(p.organization_id, p.calendar_id, p_from, p_to)
-      FROM atum.sla_policies p WHERE p.organization_id = p_organization_id AND p.priority = p_priority
+-- SECURITY DEFINER as above. Business minutes in the calendar of the ticket's SLA policy.
+BEGIN
+    RETURN (SELECT atum.business_minutes_between(p.organization_id, p.calendar_id, p_from, p_to)
+              FROM atum.sla_policies p WHERE p.organization_id = p_organization_id AND p.priority = p_priority);
+END
 $$;
 COMMENT ON FUNCTION atum_private.ticket_business_minutes(bigint, atum.ticket_priority, timestamptz, timestamptz) IS 'Business minutes between two instants in the calendar of the SLA policy for a priority (NULL without a policy).';
 
 CREATE OR REPLACE FUNCTION atum_private.ticket_triage_due(p_organization_id bigint, p_created_at timestamptz)
 RETURNS timestamptz
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    -- SECURITY DEFINER: customers open tickets but cannot read calendars.
-    SELECT atum.business_time_add(o.id, c.id, p_created_at, o.triage_target_minutes)
-      FROM atum.organizations o
-      JOIN atum.business_calendars c ON c.organization_id = o.id AND c.is_default
-     WHERE o.id = p_organization_id
+-- SECURITY DEFINER: customers open tickets but cannot read calendars.
+BEGIN
+    RETURN (SELECT atum.business_time_add(o.id, c.id, p_created_at, o.triage_target_minutes)
+              FROM atum.organizations o
+              JOIN atum.business_calendars c ON c.organization_id = o.id AND c.is_default
+             WHERE o.id = p_organization_id);
+END
 $$;
 COMMENT ON FUNCTION atum_private.ticket_triage_due(bigint, timestamptz) IS 'When a new ticket should be accepted: the organization''s triage target in its default calendar (NULL without one).';
 
