@@ -39,6 +39,24 @@ AS $$
 $$;
 COMMENT ON FUNCTION atum.request_contexts_purge() IS 'Deletes request contexts older than an hour; returns how many.';
 
+CREATE OR REPLACE FUNCTION atum.tickets_auto_close() RETURNS integer
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Run by pg_cron without a request context, so the state machine sees the system, which may
+    -- close a RESOLVED ticket; the move is recorded in the status history like any other.
+    WITH closed AS (
+        UPDATE atum.tickets t SET status = 'CLOSED'
+          FROM atum.organizations o
+         WHERE t.status = 'RESOLVED' AND o.id = t.organization_id
+           AND t.resolved_at < now() - make_interval(days => o.auto_close_days)
+           AND t.resolved_at < now() - interval '1 day'  -- lets the partial index bound the scan
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM closed
+$$;
+COMMENT ON FUNCTION atum.tickets_auto_close() IS 'Closes RESOLVED tickets the customer did not confirm within the organization''s auto_close_days; returns how many.';
+
 CREATE OR REPLACE FUNCTION atum.cron_jobs() RETURNS TABLE (name text, schedule text, command text)
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
@@ -46,6 +64,7 @@ AS $$
     VALUES
         ('heartbeat',      '* * * * *',  'SELECT atum.cron_heartbeat(''heartbeat'')'),
         ('sessions-purge', '17 3 * * *', 'SELECT atum.sessions_purge()'),
-        ('request-contexts-purge', '*/15 * * * *', 'SELECT atum.request_contexts_purge()')
+        ('request-contexts-purge', '*/15 * * * *', 'SELECT atum.request_contexts_purge()'),
+        ('tickets-auto-close', '* * * * *', 'SELECT atum.tickets_auto_close()')
 $$;
 COMMENT ON FUNCTION atum.cron_jobs() IS 'The pg_cron schedule of this database (UTC): name, cron expression, SQL. Synced by atumdesk migrate.';

@@ -329,3 +329,19 @@ def test_new_tickets_get_a_triage_deadline_in_business_time(db: Database, owner:
         " JOIN atum.business_calendars c ON c.organization_id = o.id AND c.is_default WHERE o.id = %s",
         [row["created_at"], org.id]).fetchone()[0]
     assert row["triage_due_at"] == expected and expected > row["created_at"]
+
+
+def test_resolved_tickets_close_after_the_organizations_period(db: Database, owner: psycopg.Connection,
+                                                               org: Org) -> None:
+    old, recent = ticket_in(owner, org, "RESOLVED"), ticket_in(owner, org, "RESOLVED")
+    owner.execute("UPDATE atum.tickets SET resolved_at = now() - interval '8 days' WHERE id = %s", [old])
+    owner.execute("UPDATE atum.tickets SET resolved_at = now() - interval '6 days' WHERE id = %s", [recent])
+    assert owner.execute("SELECT atum.tickets_auto_close()").fetchone() == (1,)  # default: after 7 days
+    assert clock(owner, old)["status"] == "CLOSED"
+    assert clock(owner, recent)["status"] == "RESOLVED"
+    assert owner.execute("SELECT from_status::text, to_status::text, actor_id FROM atum.ticket_status_changes"
+                         " WHERE ticket_id = %s", [old]).fetchall() == [("RESOLVED", "CLOSED", None)]
+    owner.execute("UPDATE atum.organizations SET auto_close_days = 5 WHERE id = %s", [org.id])
+    assert owner.execute("SELECT atum.tickets_auto_close()").fetchone() == (1,)
+    assert clock(owner, recent)["status"] == "CLOSED"
+    assert owner.execute("SELECT atum.tickets_auto_close()").fetchone() == (0,)
