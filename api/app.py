@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from atumdesk import PROJECT_ROOT
+from atumdesk.migrate import migration_ids
 from atumdesk.queries import query
 from atumdesk.settings import Settings
 
@@ -24,7 +24,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", AsyncConnectionPool)
 QUERIES = Path(__file__).with_name("queries.sql")
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -42,12 +41,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
-
-
-def expected_migrations() -> list[str]:
-    """Migration ids present in the checkout (what the database should have applied)."""
-    return sorted(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
-                  if not p.name.endswith(".rollback.sql"))
 
 
 async def index(request: web.Request) -> web.Response:
@@ -68,7 +61,7 @@ async def readyz(request: web.Request) -> web.Response:
             cur = await conn.execute(query("health", QUERIES))
             row = await cur.fetchone()
         facts = row[0] if row else {}
-        missing = sorted(set(expected_migrations()) - set(facts.get("migrations", [])))
+        missing = sorted(set(migration_ids()) - set(facts.get("migrations", [])))
         checks = {"database": "ok", "migrations": "ok" if not missing else f"pending: {', '.join(missing)}",
                   "cron_heartbeat_at": facts.get("cron_heartbeat_at")}
         ready = not missing

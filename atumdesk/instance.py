@@ -16,7 +16,6 @@ import pwd
 import shutil
 import stat
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,17 +259,3 @@ class Instance:
             return f"see {self.log_file}"
         tail = [line for line in text[-lines:] if line.strip()]
         return " | ".join(tail) if tail else f"see {self.log_file}"
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        """Block until the socket accepts connections (after a start by another process)."""
-        import psycopg
-
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres"):
-                    return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise InstanceError(f"PostgreSQL in {self.root} does not accept connections") from None
-                time.sleep(0.1)

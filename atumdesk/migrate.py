@@ -34,6 +34,12 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 CRON_PREFIX = "atum:"
 
 
+def migration_ids() -> list[str]:
+    """Ids of the versioned migrations in this checkout, in order (what a current database has applied)."""
+    return sorted(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
+                  if not p.name.endswith(".rollback.sql"))
+
+
 def sql_files() -> list[Path]:
     """The re-applied SQL files, in the order they are applied."""
     return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))

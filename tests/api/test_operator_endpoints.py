@@ -11,7 +11,8 @@ import psycopg
 from aiohttp.test_utils import TestClient, TestServer
 from psycopg.conninfo import make_conninfo
 
-from api.app import create_app, expected_migrations
+from api.app import create_app
+from atumdesk.migrate import migration_ids
 from atumdesk.settings import Settings, load
 from tests.support import Database
 
@@ -50,7 +51,7 @@ def test_liveness_and_readiness_of_a_migrated_database(db: Database) -> None:
 
 
 def test_readiness_names_a_pending_migration(db: Database) -> None:
-    newest = expected_migrations()[-1]
+    newest = migration_ids()[-1]
     with psycopg.connect(db.conninfo("atum_owner"), autocommit=True) as owner:
         owner.execute("DELETE FROM public._yoyo_migration WHERE migration_id = %s", [newest])
 

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from atumdesk.migrate import MIGRATIONS_DIR, apply_sql, migrate, sync_cron
+from atumdesk.migrate import apply_sql, migrate, migration_ids, sync_cron
 from atumdesk.settings import Settings
 from tests.support import Database
 
@@ -48,7 +48,7 @@ def catalog(db: Database) -> list[str]:
 def test_a_fresh_install_has_every_migration_applied(db: Database) -> None:
     with db.connect("atum_owner") as conn:
         applied = {r[0] for r in conn.execute("SELECT migration_id FROM public._yoyo_migration")}
-    on_disk = {p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql") if ".rollback" not in p.name}
+    on_disk = set(migration_ids())
     assert applied == on_disk and on_disk
 
 
@@ -81,7 +81,7 @@ def test_two_migrations_at_once_on_a_new_database_both_succeed(cluster: Settings
         assert [r[0] for r in results] == [0, 0], results
         outputs = sorted(r[1] for r in results)
         assert outputs[0].startswith(f"database {dbname} is up to date (0 migration(s) applied)")
-        migrations = len([p for p in MIGRATIONS_DIR.glob("*.sql") if ".rollback" not in p.name])
+        migrations = len(migration_ids())
         assert outputs[1].startswith(f"database {dbname} is up to date ({migrations} migration(s) applied)")
         with psycopg.connect(make_conninfo(cluster.owner_database_url, dbname=dbname)) as conn:
             assert conn.execute("SELECT count(*) FROM public._yoyo_migration").fetchone() == (migrations,)
