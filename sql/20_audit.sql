@@ -43,12 +43,45 @@ AS $$
 -- SECURITY DEFINER: nobody but the owner may write the audit log; callers are trigger functions.
 -- p_entries: [{"org": 1, "key": {...}, "ticket": 5, "old": {...}, "new": {...}}, ...]
 DECLARE
-    v_ctx record;
+    v_ctx   record;
+    v_entry jsonb;
+    v_head  record;
+    v_seq   bigint;
+    v_hash  bytea;
 BEGIN
     IF p_entries IS NULL OR jsonb_array_length(p_entries) = 0 THEN
         RETURN;
     END IF;
     SELECT c.user_id, c.role INTO v_ctx FROM atum.request_context c;
+
+    IF jsonb_array_length(p_entries) = 1 THEN
+        -- One row (most writes of the app): the same chain step without the set machinery, which
+        -- costs several times more for a single row.
+        v_entry := p_entries -> 0;
+        SELECT h.last_seq, h.last_hash INTO v_head
+          FROM atum.audit_heads h WHERE h.organization_id = (v_entry ->> 'org')::bigint FOR UPDATE;
+        IF NOT FOUND THEN
+            INSERT INTO atum.audit_heads AS h (organization_id) VALUES ((v_entry ->> 'org')::bigint)
+            ON CONFLICT (organization_id) DO UPDATE SET last_seq = h.last_seq
+            RETURNING h.last_seq, h.last_hash INTO v_head;
+        END IF;
+        v_seq := v_head.last_seq + 1;
+        v_hash := atum_private.hash_chain_step(v_head.last_hash, NULL, atum_private.audit_payload(
+            (v_entry ->> 'org')::bigint, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
+            current_setting('application_name'), p_action, p_table_name, v_entry -> 'key',
+            (v_entry ->> 'ticket')::bigint, v_entry -> 'old', v_entry -> 'new', txid_current()));
+        INSERT INTO atum.audit_log (organization_id, seq, occurred_at, actor_user_id, actor_role, db_role,
+                                    application, action, table_name, row_key, ticket_id, old_values,
+                                    new_values, transaction_id, prev_hash, hash)
+        VALUES ((v_entry ->> 'org')::bigint, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
+                current_setting('application_name'), p_action, p_table_name, v_entry -> 'key',
+                (v_entry ->> 'ticket')::bigint, v_entry -> 'old', v_entry -> 'new', txid_current(),
+                v_head.last_hash, v_hash);
+        UPDATE atum.audit_heads h SET last_seq = v_seq, last_hash = v_hash
+         WHERE h.organization_id = (v_entry ->> 'org')::bigint;
+        RETURN;
+    END IF;
+
     -- Each organization's chain head is locked until commit, in a fixed order so that writers
     -- touching several organizations cannot deadlock each other: rows chain in commit order.
     INSERT INTO atum.audit_heads (organization_id)
@@ -110,15 +143,27 @@ DECLARE
     v_spec    jsonb := TG_ARGV[0]::jsonb;
     v_org     text := v_spec ->> 'org';
     v_ticket  text := v_spec ->> 'ticket';
-    v_ignore  text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(v_spec -> 'ignore', '[]')));
-    v_mask    jsonb := coalesce((SELECT jsonb_object_agg(k, '[redacted]')
-                                   FROM jsonb_array_elements_text(v_spec -> 'redact') AS r (k)), '{}');
-    -- Removing every column but the key columns from a row leaves its key.
-    v_not_key text[] := ARRAY(SELECT a.attname::text FROM pg_attribute a
-                               WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
-                                 AND NOT (v_spec -> 'key') ? a.attname);
+    v_ignore  text[];
+    v_mask    jsonb;
+    v_not_key text[];
     v_entries jsonb;
 BEGIN
+    -- Statement triggers fire also when no row changed (e.g. an INSERT ... SELECT of nothing):
+    -- then there is nothing to write, and nothing to prepare.
+    IF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT 1 FROM old_rows) THEN
+            RETURN NULL;
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
+    v_ignore := ARRAY(SELECT jsonb_array_elements_text(coalesce(v_spec -> 'ignore', '[]')));
+    v_mask := coalesce((SELECT jsonb_object_agg(k, '[redacted]')
+                          FROM jsonb_array_elements_text(v_spec -> 'redact') AS r (k)), '{}');
+    -- Removing every column but the key columns from a row leaves its key.
+    v_not_key := ARRAY(SELECT a.attname::text FROM pg_attribute a
+                        WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
+                          AND NOT (v_spec -> 'key') ? a.attname);
     -- Transition tables exist only for their own event, so INSERT and DELETE each read their own.
     IF TG_OP = 'INSERT' THEN
         SELECT jsonb_agg(jsonb_build_object('org', r.j -> v_org, 'key', r.j - v_not_key, 'ticket', r.j -> v_ticket,
@@ -193,6 +238,7 @@ SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
     ('atum.tickets',            '{"org": "organization_id", "key": ["id"], "ticket": "id", "ignore": ["updated_at"]}'),
     ('atum.ticket_tags',        '{"org": "organization_id", "key": ["ticket_id", "tag_id"], "ticket": "ticket_id"}'),
     ('atum.ticket_status_changes', '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
+    ('atum.sla_events',         '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.ticket_comments',    '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "ignore": ["updated_at"]}'),
     ('atum.attachments',        '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.sessions',           '{"org": "organization_id", "key": ["id"], "redact": ["token_hash"], "ignore": ["last_seen_at"]}'),

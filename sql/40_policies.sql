@@ -140,6 +140,12 @@ CREATE POLICY ticket_status_changes_read ON atum.ticket_status_changes FOR SELEC
                               AND t.id = ticket_status_changes.ticket_id
                               AND t.requester_id = (SELECT c.user_id FROM atum.request_context c))));
 
+-- sla_events: warnings and breaches are for staff (the queue's badges, the managers' alerts);
+-- written only by the SLA engine (no INSERT privilege for the app).
+CREATE POLICY sla_events_staff_read ON atum.sla_events FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
+           AND (SELECT c.is_staff FROM atum.request_context c));
+
 -- attachments: as comments (attachments of internal notes are internal).
 CREATE POLICY attachments_read ON atum.attachments FOR SELECT TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
@@ -179,5 +185,5 @@ CREATE POLICY audit_log_read ON atum.audit_log FOR SELECT TO atum_app
            AND ((SELECT c.role FROM atum.request_context c) = 'admin'
                 OR ((SELECT c.is_staff FROM atum.request_context c) AND ticket_id IS NOT NULL)));
 
--- Internal tables (audit_heads, ticket_counters, request_contexts, jobs, cron_heartbeats) deliberately have
+-- Internal tables (audit_heads, ticket_counters, request_contexts, jobs, cron_heartbeats, sla_timers) deliberately have
 -- no policy: with RLS forced, only BYPASSRLS roles (the owner, via SECURITY DEFINER) reach them.

@@ -29,9 +29,11 @@ AS $$
 $$;
 COMMENT ON FUNCTION atum.ticket_moves() IS 'The allowed status moves, who may make each (requester, agent, manager, admin, system) and whether a reason is required. Anything not listed is refused.';
 
-CREATE OR REPLACE FUNCTION atum_private.ticket_sla_due(
+DROP FUNCTION IF EXISTS atum_private.ticket_sla_due(bigint, atum.ticket_priority, timestamptz, numeric);
+CREATE FUNCTION atum_private.ticket_sla_due(
     p_organization_id bigint, p_priority atum.ticket_priority, p_start timestamptz, p_paused_minutes numeric,
-    OUT first_response_due_at timestamptz, OUT resolution_due_at timestamptz
+    OUT first_response_warn_at timestamptz, OUT first_response_due_at timestamptz,
+    OUT resolution_warn_at timestamptz, OUT resolution_due_at timestamptz
 )
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -40,21 +42,28 @@ AS $$
 -- policies and calendars).
 DECLARE
     v_policy record;
+    v_at     timestamptz[];
 BEGIN
-    SELECT p.calendar_id, p.first_response_minutes, p.resolution_minutes INTO v_policy
-      FROM atum.sla_policies p WHERE p.organization_id = p_organization_id AND p.priority = p_priority;
+    SELECT p.calendar_id, p.first_response_minutes, p.resolution_minutes, o.sla_warning_ratio INTO v_policy
+      FROM atum.sla_policies p JOIN atum.organizations o ON o.id = p.organization_id
+     WHERE p.organization_id = p_organization_id AND p.priority = p_priority;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'there is no SLA policy for priority %: an admin must add one before tickets can be accepted', p_priority
             USING ERRCODE = 'AT409', COLUMN = 'priority';
     END IF;
-    first_response_due_at := atum.business_time_add(p_organization_id, v_policy.calendar_id, p_start,
-                                                    v_policy.first_response_minutes);
     -- Waiting for the customer does not count: the resolution target is pushed by the paused time.
-    resolution_due_at := atum.business_time_add(p_organization_id, v_policy.calendar_id, p_start,
-                                                v_policy.resolution_minutes + p_paused_minutes);
+    v_at := atum.business_time_add_each(p_organization_id, v_policy.calendar_id, p_start, ARRAY[
+        v_policy.first_response_minutes * v_policy.sla_warning_ratio,
+        v_policy.first_response_minutes,
+        v_policy.resolution_minutes * v_policy.sla_warning_ratio + p_paused_minutes,
+        v_policy.resolution_minutes + p_paused_minutes]);
+    first_response_warn_at := v_at[1];
+    first_response_due_at := v_at[2];
+    resolution_warn_at := v_at[3];
+    resolution_due_at := v_at[4];
 END
 $$;
-COMMENT ON FUNCTION atum_private.ticket_sla_due(bigint, atum.ticket_priority, timestamptz, numeric) IS 'Due times of a ticket whose SLA clock started at p_start, from the policy for its priority, the resolution pushed by p_paused_minutes.';
+COMMENT ON FUNCTION atum_private.ticket_sla_due(bigint, atum.ticket_priority, timestamptz, numeric) IS 'Warning and due times of a ticket whose SLA clock started at p_start, from the policy for its priority and the organization''s warning share, the resolution pushed by p_paused_minutes.';
 
 CREATE OR REPLACE FUNCTION atum_private.ticket_business_minutes(
     p_organization_id bigint, p_priority atum.ticket_priority, p_from timestamptz, p_to timestamptz
@@ -70,20 +79,32 @@ END
 $$;
 COMMENT ON FUNCTION atum_private.ticket_business_minutes(bigint, atum.ticket_priority, timestamptz, timestamptz) IS 'Business minutes between two instants in the calendar of the SLA policy for a priority (NULL without a policy).';
 
-CREATE OR REPLACE FUNCTION atum_private.ticket_triage_due(p_organization_id bigint, p_created_at timestamptz)
-RETURNS timestamptz
+DROP FUNCTION IF EXISTS atum_private.ticket_triage_due(bigint, timestamptz);
+CREATE FUNCTION atum_private.ticket_triage_due(
+    p_organization_id bigint, p_created_at timestamptz, OUT triage_warn_at timestamptz, OUT triage_due_at timestamptz
+)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 -- SECURITY DEFINER: customers open tickets but cannot read calendars.
+DECLARE
+    v_org record;
+    v_at  timestamptz[];
 BEGIN
-    RETURN (SELECT atum.business_time_add(o.id, c.id, p_created_at, o.triage_target_minutes)
-              FROM atum.organizations o
-              JOIN atum.business_calendars c ON c.organization_id = o.id AND c.is_default
-             WHERE o.id = p_organization_id);
+    SELECT o.id, c.id AS calendar_id, o.triage_target_minutes, o.sla_warning_ratio INTO v_org
+      FROM atum.organizations o
+      JOIN atum.business_calendars c ON c.organization_id = o.id AND c.is_default
+     WHERE o.id = p_organization_id;
+    IF FOUND THEN
+        v_at := atum.business_time_add_each(v_org.id, v_org.calendar_id, p_created_at,
+                                            ARRAY[v_org.triage_target_minutes * v_org.sla_warning_ratio,
+                                                  v_org.triage_target_minutes]);
+        triage_warn_at := v_at[1];
+        triage_due_at := v_at[2];
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION atum_private.ticket_triage_due(bigint, timestamptz) IS 'When a new ticket should be accepted: the organization''s triage target in its default calendar (NULL without one).';
+COMMENT ON FUNCTION atum_private.ticket_triage_due(bigint, timestamptz) IS 'When a new ticket should be accepted, and when the triage clock warns: the organization''s triage target (and its warning share) in its default calendar (NULL without one).';
 
 CREATE OR REPLACE FUNCTION atum_private.tg_tickets_lifecycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -95,15 +116,15 @@ AS $$
 -- pg_cron, the command line) or our own triggers (pg_trigger_depth() > 1, e.g. the first public
 -- staff reply); the app role can create no trigger, so it cannot pass for the engine.
 DECLARE
-    v_user   bigint;
-    v_role   atum.user_role;
-    v_actor  text;
-    v_rule   record;
-    v_reason text := nullif(btrim(current_setting('atum.status_reason', true)), '');
-    v_window integer;
-    v_due    record;
-    v_engine boolean;
-    v_paused numeric;
+    v_user      bigint;
+    v_role      atum.user_role;
+    v_actor     text;
+    v_rule      record;
+    v_reason    text := nullif(btrim(current_setting('atum.status_reason', true)), '');
+    v_window    integer;
+    v_due       record;
+    v_engine    boolean;
+    v_recompute boolean := false;
 BEGIN
     SELECT c.user_id, c.role INTO v_user, v_role FROM atum.request_context c;
     v_engine := v_user IS NULL OR pg_trigger_depth() > 1;
@@ -113,95 +134,106 @@ BEGIN
 
     IF TG_OP = 'INSERT' THEN
         -- Only the system (imports, e-mail, the demo) may create a ticket in another state.
-        NEW.triage_due_at := atum_private.ticket_triage_due(NEW.organization_id, NEW.created_at);
         IF v_actor <> 'system' AND (NEW.status <> 'NEW' OR NEW.accepted_at IS NOT NULL OR NEW.sla_started_at IS NOT NULL
                                     OR NEW.first_response_due_at IS NOT NULL OR NEW.resolution_due_at IS NOT NULL
+                                    OR NEW.first_response_warn_at IS NOT NULL OR NEW.resolution_warn_at IS NOT NULL
                                     OR NEW.first_responded_at IS NOT NULL OR NEW.resolved_at IS NOT NULL
                                     OR NEW.closed_at IS NOT NULL OR NEW.paused_at IS NOT NULL
                                     OR NEW.paused_minutes <> 0) THEN
             RAISE EXCEPTION 'a new ticket starts as NEW without SLA times' USING ERRCODE = 'AT422', COLUMN = 'status';
         END IF;
-        RETURN NEW;
-    END IF;
-
-    IF NEW.status IS NOT DISTINCT FROM OLD.status THEN
+        SELECT * INTO v_due FROM atum_private.ticket_triage_due(NEW.organization_id, NEW.created_at);
+        NEW.triage_warn_at := v_due.triage_warn_at;
+        NEW.triage_due_at := v_due.triage_due_at;
+        -- An imported ticket whose clock has started gets its times from the policies, like any
+        -- other; one imported waiting or resolved is paused since it got there, unless told.
+        v_recompute := NEW.sla_started_at IS NOT NULL;
+        IF NEW.status = 'WAITING_CUSTOMER' THEN
+            NEW.paused_at := coalesce(NEW.paused_at, NEW.updated_at);
+        ELSIF NEW.status = 'RESOLVED' THEN
+            NEW.paused_at := coalesce(NEW.paused_at, NEW.resolved_at, NEW.updated_at);
+        END IF;
+    ELSIF NEW.status IS NOT DISTINCT FROM OLD.status THEN
         -- No move: the SLA columns belong to the state machine and the SLA engine.
         IF NOT v_engine AND (NEW.accepted_at, NEW.sla_started_at, NEW.resolved_at, NEW.closed_at, NEW.first_responded_at,
-                             NEW.paused_at, NEW.paused_minutes, NEW.triage_due_at)
+                             NEW.paused_at, NEW.paused_minutes, NEW.triage_due_at, NEW.triage_warn_at)
                             IS DISTINCT FROM (OLD.accepted_at, OLD.sla_started_at, OLD.resolved_at, OLD.closed_at,
-                                              OLD.first_responded_at, OLD.paused_at, OLD.paused_minutes, OLD.triage_due_at) THEN
+                                              OLD.first_responded_at, OLD.paused_at, OLD.paused_minutes,
+                                              OLD.triage_due_at, OLD.triage_warn_at) THEN
             RAISE EXCEPTION 'lifecycle times change only with a status move' USING ERRCODE = 'AT403', COLUMN = 'status';
         END IF;
-        IF NEW.priority IS DISTINCT FROM OLD.priority AND NEW.sla_started_at IS NOT NULL THEN
-            -- A new priority means new targets, counted from the start of the clock.
-            SELECT * INTO v_due
-              FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
-            NEW.first_response_due_at := v_due.first_response_due_at;
-            NEW.resolution_due_at := v_due.resolution_due_at;
-        ELSIF NOT v_engine AND (NEW.first_response_due_at, NEW.resolution_due_at)
-                                      IS DISTINCT FROM (OLD.first_response_due_at, OLD.resolution_due_at) THEN
+        IF NOT v_engine AND (NEW.first_response_due_at, NEW.resolution_due_at, NEW.first_response_warn_at, NEW.resolution_warn_at)
+                            IS DISTINCT FROM (OLD.first_response_due_at, OLD.resolution_due_at,
+                                              OLD.first_response_warn_at, OLD.resolution_warn_at) THEN
             RAISE EXCEPTION 'SLA due times are computed, not set' USING ERRCODE = 'AT403', COLUMN = 'resolution_due_at';
         END IF;
-        RETURN NEW;
-    END IF;
-
-    SELECT * INTO v_rule FROM atum.ticket_moves() m WHERE m.from_status = OLD.status AND m.to_status = NEW.status;
-    IF NOT FOUND AND OLD.status IN ('CLOSED', 'REJECTED') THEN
-        RAISE EXCEPTION 'a ticket cannot move from % to %', OLD.status, NEW.status
-            USING ERRCODE = 'AT491', COLUMN = 'status', HINT = 'The ticket is final.';
-    ELSIF NOT FOUND THEN
-        RAISE EXCEPTION 'a ticket cannot move from % to %', OLD.status, NEW.status
-            USING ERRCODE = 'AT491', COLUMN = 'status';
-    END IF;
-    IF NOT v_actor = ANY (v_rule.allowed) THEN
-        RAISE EXCEPTION 'a % may not move a ticket from % to %', v_actor, OLD.status, NEW.status
-            USING ERRCODE = 'AT403', COLUMN = 'status';
-    END IF;
-    IF v_rule.reason_required AND v_reason IS NULL THEN
-        RAISE EXCEPTION 'moving a ticket from % to % needs a reason', OLD.status, NEW.status
-            USING ERRCODE = 'AT422', COLUMN = 'reason';
-    END IF;
-    IF v_actor = 'requester' AND OLD.status = 'RESOLVED' AND NEW.status = 'IN_PROGRESS' THEN
-        SELECT o.reopen_window_days INTO v_window FROM atum.organizations o WHERE o.id = NEW.organization_id;
-        IF OLD.resolved_at < now() - make_interval(days => v_window) THEN
-            RAISE EXCEPTION 'the ticket was resolved more than % days ago and can no longer be reopened', v_window
-                USING ERRCODE = 'AT491', COLUMN = 'status', HINT = 'Open a new ticket instead.';
+        -- A new priority means new targets, counted from the start of the clock.
+        v_recompute := NEW.priority IS DISTINCT FROM OLD.priority;
+    ELSE
+        SELECT * INTO v_rule FROM atum.ticket_moves() m WHERE m.from_status = OLD.status AND m.to_status = NEW.status;
+        IF NOT FOUND AND OLD.status IN ('CLOSED', 'REJECTED') THEN
+            RAISE EXCEPTION 'a ticket cannot move from % to %', OLD.status, NEW.status
+                USING ERRCODE = 'AT491', COLUMN = 'status', HINT = 'The ticket is final.';
+        ELSIF NOT FOUND THEN
+            RAISE EXCEPTION 'a ticket cannot move from % to %', OLD.status, NEW.status
+                USING ERRCODE = 'AT491', COLUMN = 'status';
         END IF;
-    END IF;
-
-    -- Leaving WAITING_CUSTOMER resumes the resolution clock: the paused business time pushes it.
-    IF OLD.status = 'WAITING_CUSTOMER' AND OLD.paused_at IS NOT NULL THEN
-        v_paused := coalesce(atum_private.ticket_business_minutes(NEW.organization_id, NEW.priority, OLD.paused_at, now()), 0);
-        NEW.paused_minutes := OLD.paused_minutes + v_paused;
-        NEW.paused_at := NULL;
-        IF NEW.sla_started_at IS NOT NULL THEN
-            SELECT * INTO v_due
-              FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
-            NEW.resolution_due_at := v_due.resolution_due_at;
+        IF NOT v_actor = ANY (v_rule.allowed) THEN
+            RAISE EXCEPTION 'a % may not move a ticket from % to %', v_actor, OLD.status, NEW.status
+                USING ERRCODE = 'AT403', COLUMN = 'status';
         END IF;
+        IF v_rule.reason_required AND v_reason IS NULL THEN
+            RAISE EXCEPTION 'moving a ticket from % to % needs a reason', OLD.status, NEW.status
+                USING ERRCODE = 'AT422', COLUMN = 'reason';
+        END IF;
+        IF v_actor = 'requester' AND OLD.status = 'RESOLVED' AND NEW.status = 'IN_PROGRESS' THEN
+            SELECT o.reopen_window_days INTO v_window FROM atum.organizations o WHERE o.id = NEW.organization_id;
+            IF OLD.resolved_at < now() - make_interval(days => v_window) THEN
+                RAISE EXCEPTION 'the ticket was resolved more than % days ago and can no longer be reopened', v_window
+                    USING ERRCODE = 'AT491', COLUMN = 'status', HINT = 'Open a new ticket instead.';
+            END IF;
+        END IF;
+
+        -- The resolution clock is paused while the ticket waits for the customer and while it is
+        -- resolved (a reopened ticket does not owe the days it sat resolved). Leaving a pause
+        -- pushes the resolution times by the paused business time, except into CLOSED: the clock
+        -- has stopped for good, and its times must keep saying whether the resolution was in time.
+        IF OLD.paused_at IS NOT NULL AND NEW.status <> 'CLOSED' THEN
+            NEW.paused_minutes := OLD.paused_minutes
+                + coalesce(atum_private.ticket_business_minutes(NEW.organization_id, NEW.priority, OLD.paused_at, now()), 0);
+            NEW.paused_at := NULL;
+            v_recompute := true;
+        END IF;
+
+        CASE NEW.status
+            WHEN 'WAITING_CUSTOMER', 'RESOLVED' THEN
+                NEW.paused_at := now();
+                IF NEW.status = 'RESOLVED' THEN
+                    NEW.resolved_at := now();
+                END IF;
+            WHEN 'ACCEPTED' THEN
+                NEW.accepted_at := now();
+                NEW.sla_started_at := now();  -- the SLA clock starts here, never before
+                v_recompute := true;
+            WHEN 'CLOSED' THEN
+                NEW.closed_at := now();
+            ELSE
+                NULL;
+        END CASE;
     END IF;
 
-    CASE NEW.status
-        WHEN 'WAITING_CUSTOMER' THEN
-            NEW.paused_at := now();
-        WHEN 'ACCEPTED' THEN
-            NEW.accepted_at := now();
-            NEW.sla_started_at := now();  -- the SLA clock starts here, never before
-            SELECT * INTO v_due
-              FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
-            NEW.first_response_due_at := v_due.first_response_due_at;
-            NEW.resolution_due_at := v_due.resolution_due_at;
-        WHEN 'RESOLVED' THEN
-            NEW.resolved_at := now();
-        WHEN 'CLOSED' THEN
-            NEW.closed_at := now();
-        ELSE
-            NULL;
-    END CASE;
+    IF v_recompute AND NEW.sla_started_at IS NOT NULL THEN
+        SELECT * INTO v_due
+          FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
+        NEW.first_response_warn_at := v_due.first_response_warn_at;
+        NEW.first_response_due_at := v_due.first_response_due_at;
+        NEW.resolution_warn_at := v_due.resolution_warn_at;
+        NEW.resolution_due_at := v_due.resolution_due_at;
+    END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION atum_private.tg_tickets_lifecycle() IS 'The state machine: refuses moves not in atum.ticket_moves() or not allowed to the actor, requires reasons, starts the SLA clock on acceptance, guards the lifecycle columns.';
+COMMENT ON FUNCTION atum_private.tg_tickets_lifecycle() IS 'The state machine: refuses moves not in atum.ticket_moves() or not allowed to the actor, requires reasons, starts, pauses and resumes the SLA clocks and computes their warning and due times, guards the lifecycle columns.';
 
 DROP TRIGGER IF EXISTS _200_lifecycle ON atum.tickets;
 CREATE TRIGGER _200_lifecycle BEFORE INSERT OR UPDATE ON atum.tickets
@@ -215,6 +247,11 @@ AS $$
 -- SECURITY DEFINER: only this trigger writes the status history. Statement-level and set-based,
 -- so bulk moves (auto-close) cost one insert. The opening itself is tickets.created_at.
 BEGIN
+    -- Most updates move no ticket: then insert nothing (whose own triggers would still fire).
+    IF NOT EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
+                    WHERE n.status IS DISTINCT FROM o.status) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO atum.ticket_status_changes (organization_id, ticket_id, from_status, to_status, reason, actor_id)
     SELECT n.organization_id, n.id, o.status, n.status,
            nullif(btrim(current_setting('atum.status_reason', true)), ''),
@@ -265,7 +302,9 @@ RETURNS jsonb
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_org bigint := (SELECT c.organization_id FROM atum.request_context c);
+    v_org    bigint := (SELECT c.organization_id FROM atum.request_context c);
+    v_ticket atum.tickets;
+    v_status atum.ticket_status;
 BEGIN
     IF p_priority IS NOT NULL AND NOT upper(btrim(p_priority)) = ANY (enum_range(NULL::atum.ticket_priority)::text[]) THEN
         RAISE EXCEPTION 'unknown priority %', quote_literal(p_priority) USING ERRCODE = 'AT422', COLUMN = 'priority';
@@ -275,12 +314,23 @@ BEGIN
     ) THEN
         RAISE EXCEPTION 'no active staff member %', p_assignee_id USING ERRCODE = 'AT422', COLUMN = 'assignee_id';
     END IF;
-    -- Priority and assignee first, then the move, so the SLA is computed for the final priority.
+    -- One statement: the state machine computes the SLA for the priority set with the move.
+    PERFORM set_config('atum.status_reason', '', true);
     UPDATE atum.tickets t
-       SET priority = coalesce(upper(btrim(p_priority))::atum.ticket_priority, t.priority),
+       SET status = 'ACCEPTED',
+           priority = coalesce(upper(btrim(p_priority))::atum.ticket_priority, t.priority),
            assignee_id = coalesce(p_assignee_id, t.assignee_id)
-     WHERE t.organization_id = v_org AND t.id = p_ticket_id AND t.status = 'NEW';
-    RETURN api.ticket_transition(p_ticket_id, 'ACCEPTED');
+     WHERE t.organization_id = v_org AND t.id = p_ticket_id AND t.status = 'NEW'
+    RETURNING * INTO v_ticket;
+    IF v_ticket.id IS NULL THEN
+        SELECT t.status INTO v_status FROM atum.tickets t WHERE t.organization_id = v_org AND t.id = p_ticket_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no ticket %', p_ticket_id USING ERRCODE = 'AT404', COLUMN = 'id';
+        END IF;
+        RAISE EXCEPTION 'a ticket cannot move from % to ACCEPTED', v_status
+            USING ERRCODE = 'AT491', COLUMN = 'status', HINT = 'Only NEW tickets are accepted.';
+    END IF;
+    RETURN to_jsonb(v_ticket);
 END
 $$;
 COMMENT ON FUNCTION api.ticket_accept(bigint, text, bigint) IS 'Accepts a NEW ticket (manager), optionally setting priority and assignee first; starts the SLA clock.';

@@ -64,7 +64,7 @@ CREATE OR REPLACE VIEW reporting.tickets WITH (security_invoker = true) AS
            t.status::text AS status, t.priority::text AS priority, t.channel::text AS channel,
            t.requester_id, t.assignee_id, t.team_id, t.category_id,
            t.created_at, t.accepted_at, t.sla_started_at, t.first_response_due_at, t.first_responded_at,
-           t.resolution_due_at, t.resolved_at, t.closed_at
+           t.resolution_due_at, t.resolved_at, t.closed_at, t.triage_due_at
       FROM atum.tickets t JOIN atum.organizations o ON o.id = t.organization_id;
 COMMENT ON VIEW reporting.tickets IS 'One row per ticket with lifecycle and SLA timestamps (no subject or text: reports count, they do not read).';
 COMMENT ON COLUMN reporting.tickets.organization_id IS 'Organization.';
@@ -85,6 +85,21 @@ COMMENT ON COLUMN reporting.tickets.first_responded_at IS 'First public staff re
 COMMENT ON COLUMN reporting.tickets.resolution_due_at IS 'Resolution deadline.';
 COMMENT ON COLUMN reporting.tickets.resolved_at IS 'Last resolution.';
 COMMENT ON COLUMN reporting.tickets.closed_at IS 'Closed.';
+COMMENT ON COLUMN reporting.tickets.triage_due_at IS 'Acceptance deadline (triage target after opening); compare with accepted_at.';
+
+CREATE POLICY sla_events_reporting ON atum.sla_events FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+
+CREATE OR REPLACE VIEW reporting.sla_events WITH (security_invoker = true) AS
+    SELECT e.organization_id, e.ticket_id, e.clock::text AS clock, e.kind::text AS kind, e.due_at, e.recorded_at
+      FROM atum.sla_events e;
+COMMENT ON VIEW reporting.sla_events IS 'SLA warnings and breaches, at most one of each kind per ticket and clock.';
+COMMENT ON COLUMN reporting.sla_events.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.sla_events.ticket_id IS 'Ticket (reporting.tickets.ticket_id).';
+COMMENT ON COLUMN reporting.sla_events.clock IS 'triage, first_response or resolution.';
+COMMENT ON COLUMN reporting.sla_events.kind IS 'warning or breach.';
+COMMENT ON COLUMN reporting.sla_events.due_at IS 'The threshold that was crossed.';
+COMMENT ON COLUMN reporting.sla_events.recorded_at IS 'When the sweep recorded it.';
 
 CREATE OR REPLACE FUNCTION api.grant_reporting(p_role name, p_organization_id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE

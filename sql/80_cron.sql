@@ -65,6 +65,7 @@ AS $$
         ('heartbeat',      '* * * * *',  'SELECT atum.cron_heartbeat(''heartbeat'')'),
         ('sessions-purge', '17 3 * * *', 'SELECT atum.sessions_purge()'),
         ('request-contexts-purge', '*/15 * * * *', 'SELECT atum.request_contexts_purge()'),
-        ('tickets-auto-close', '* * * * *', 'SELECT atum.tickets_auto_close()')
+        ('tickets-auto-close', '* * * * *', 'SELECT atum.tickets_auto_close()'),
+        ('sla-sweep', '* * * * *', 'SELECT atum.sla_sweep()')
 $$;
 COMMENT ON FUNCTION atum.cron_jobs() IS 'The pg_cron schedule of this database (UTC): name, cron expression, SQL. Synced by atumdesk migrate.';

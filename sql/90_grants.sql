@@ -31,7 +31,7 @@ GRANT SELECT (organization_id, id, user_id, name, role, created_by, created_at, 
 GRANT INSERT, UPDATE (name, revoked_at, expires_at), DELETE ON atum.api_tokens TO atum_app;
 
 GRANT SELECT ON atum.audit_log TO atum_app;
-GRANT SELECT ON atum.ticket_status_changes TO atum_app;
+GRANT SELECT ON atum.ticket_status_changes, atum.sla_events TO atum_app;
 GRANT SELECT ON atum.request_context TO atum_app;
 GRANT SELECT ON atum.reporting_grants TO atum_app;
 
@@ -42,6 +42,7 @@ GRANT EXECUTE ON FUNCTION
     atum.business_ranges(bigint, bigint, timestamptz, timestamptz),
     atum.business_minutes_between(bigint, bigint, timestamptz, timestamptz),
     atum.business_time_add(bigint, bigint, timestamptz, numeric),
+    atum.business_time_add_each(bigint, bigint, timestamptz, numeric[]),
     api.authenticate(text), api.health(),
     api.ticket_transition(bigint, text, text), api.ticket_accept(bigint, text, bigint),
     atum.ticket_moves()
@@ -53,4 +54,4 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO atum_reporting;
 GRANT SELECT (id, slug, name, time_zone, created_at, ticket_prefix) ON atum.organizations TO atum_reporting;
 GRANT SELECT (organization_id, id, display_name, role, is_active) ON atum.users TO atum_reporting;
-GRANT SELECT ON atum.teams, atum.categories, atum.tickets, atum.reporting_grants TO atum_reporting;
+GRANT SELECT ON atum.teams, atum.categories, atum.tickets, atum.sla_events, atum.reporting_grants TO atum_reporting;

@@ -90,11 +90,12 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
         [org_id, org.users["customer"], team, category],
     ).fetchone()[0]
     org.other_ticket_id = q(
-        "INSERT INTO atum.tickets (organization_id, subject, requester_id)"
-        " VALUES (%s, 'Cannot log in', %s) RETURNING id",
+        "INSERT INTO atum.tickets (organization_id, subject, requester_id, created_at)"
+        " VALUES (%s, 'Cannot log in', %s, now() - interval '30 days') RETURNING id",
         [org_id, org.users["customer2"]],
     ).fetchone()[0]
-    # A status move, so the ticket's status history has a row too (the system accepts it).
+    # A status move, so the ticket's status history has a row too (the system accepts it). It waited
+    # a month for that, so its triage warning and breach are recorded as SLA events.
     q("UPDATE atum.tickets SET status = 'ACCEPTED' WHERE organization_id = %s AND id = %s",
       [org_id, org.other_ticket_id])
     q("INSERT INTO atum.ticket_tags (organization_id, ticket_id, tag_id) VALUES (%s, %s, %s)",

@@ -156,3 +156,120 @@ GRANT EXECUTE ON PROCEDURE bench.list_timing(text, bigint, bigint, integer, nume
 
 -- server_timing --
 CALL bench.list_timing(%(token)s, %(organization_id)s, %(user_id)s, %(samples)s)
+
+-- sla_setup --
+-- The SLA benchmark's timing procedures. Run as the owner on a fresh database.
+CREATE SCHEMA IF NOT EXISTS bench;
+GRANT USAGE ON SCHEMA bench TO atum_app;
+CREATE TABLE bench.sla_orgs (organization_id bigint PRIMARY KEY, customer_id bigint, manager_id bigint);
+CREATE PROCEDURE bench.sweep_timing(p_samples integer, INOUT p_median_us numeric DEFAULT NULL,
+                                    INOUT p_max_us numeric DEFAULT NULL, INOUT p_recorded bigint DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+-- Each sweep in its own transaction, as pg_cron runs it; timed inside the server.
+DECLARE
+    started timestamptz;
+    samples numeric[] := '{}';
+BEGIN
+    p_recorded := 0;
+    FOR i IN 1 .. p_samples LOOP
+        started := clock_timestamp();
+        p_recorded := p_recorded + atum.sla_sweep();
+        samples := samples || (extract(epoch FROM clock_timestamp() - started) * 1000000)::numeric;
+        COMMIT;
+    END LOOP;
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), max(s) INTO p_median_us, p_max_us FROM unnest(samples) AS s;
+END
+$$;
+CREATE PROCEDURE bench.accept_timing(p_token text, p_ticket_ids bigint[], INOUT p_median_us numeric DEFAULT NULL,
+                                     INOUT p_p95_us numeric DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+-- A manager accepts tickets one by one, each in its own transaction after authenticating (not
+-- timed); the first 20 are warm-up.
+DECLARE
+    started timestamptz;
+    samples numeric[] := '{}';
+BEGIN
+    FOR i IN 1 .. cardinality(p_ticket_ids) LOOP
+        PERFORM api.authenticate(p_token);
+        started := clock_timestamp();
+        PERFORM api.ticket_accept(p_ticket_ids[i]);
+        samples := samples || (extract(epoch FROM clock_timestamp() - started) * 1000000)::numeric;
+        COMMIT;
+    END LOOP;
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), percentile_cont(0.95) WITHIN GROUP (ORDER BY s)
+      INTO p_median_us, p_p95_us FROM unnest(samples[21:]) AS s;
+END
+$$;
+GRANT EXECUTE ON PROCEDURE bench.accept_timing(text, bigint[], numeric, numeric) TO atum_app;
+CREATE FUNCTION bench.due_rate(p_tickets integer) RETURNS numeric
+LANGUAGE plpgsql AS $$
+-- Seconds to compute warning and due times for p_tickets open tickets (mixed priorities).
+DECLARE
+    started timestamptz := clock_timestamp();
+BEGIN
+    PERFORM count(d.first_response_due_at)
+       FROM (SELECT t.organization_id, t.priority, t.sla_started_at, t.paused_minutes
+               FROM atum.tickets t WHERE t.status = 'IN_PROGRESS' LIMIT p_tickets) AS t
+      CROSS JOIN LATERAL atum_private.ticket_sla_due(t.organization_id, t.priority, t.sla_started_at, t.paused_minutes) d;
+    RETURN extract(epoch FROM clock_timestamp() - started);
+END
+$$
+
+-- sla_organizations --
+-- The SLA benchmark's organizations (Berlin office hours; URGENT is 24x7), each with a customer
+-- and a manager.
+INSERT INTO bench.sla_orgs (organization_id, customer_id, manager_id)
+SELECT o.id AS organization_id,
+       (SELECT u.id FROM atum.user_create(o.slug, 'customer@' || o.slug || '.example', 'customer', 'Customer') u)
+           AS customer_id,
+       (SELECT u.id FROM atum.user_create(o.slug, 'manager@' || o.slug || '.example', 'manager', 'Manager') u)
+           AS manager_id
+  FROM generate_series(1, %(organizations)s) g
+ CROSS JOIN LATERAL atum.org_create('SLA bench ' || g, 'sla-' || g, 'Europe/Berlin') o
+
+-- sla_open_tickets --
+-- Open tickets accepted just now for a range of the benchmark's organizations, as an import
+-- would write them: the triggers compute their warning and due times and arm their timers.
+INSERT INTO atum.tickets (organization_id, subject, requester_id, status, priority, created_at, updated_at,
+                          accepted_at, sla_started_at)
+SELECT s.organization_id, 'Open ticket ' || k, s.customer_id, 'IN_PROGRESS',
+       (ARRAY['URGENT', 'HIGH', 'MEDIUM', 'LOW']::atum.ticket_priority[])[1 + k %% 4], now(), now(), now(), now()
+  FROM bench.sla_orgs s CROSS JOIN generate_series(1, %(per_organization)s) k
+ WHERE s.organization_id BETWEEN %(first)s AND %(last)s
+ ORDER BY s.organization_id, k
+
+-- sla_settle --
+VACUUM (ANALYZE) atum.tickets, atum.sla_timers, atum.sla_events
+
+-- sla_due_now --
+SELECT count(*) AS due FROM atum.sla_timers WHERE fires_at <= now()
+
+-- sla_open_count --
+SELECT count(*) AS open FROM atum.tickets WHERE status NOT IN ('NEW', 'REJECTED', 'RESOLVED', 'CLOSED')
+
+-- sla_cross --
+-- One ticket in a hundred passes its first-response warning (the system moves the threshold, which
+-- re-arms the timer in the past); a different hundredth in every round.
+UPDATE atum.tickets t SET first_response_warn_at = now() - interval '1 second'
+ WHERE t.status = 'IN_PROGRESS' AND t.id %% 100 = %(round)s AND t.first_responded_at IS NULL
+
+-- sla_sweep_timing --
+CALL bench.sweep_timing(%(samples)s)
+
+-- sla_due_rate --
+SELECT bench.due_rate(%(tickets)s) AS seconds
+
+-- sla_new_tickets --
+-- NEW tickets in the first benchmark organization for a manager to accept (MEDIUM: office hours).
+INSERT INTO atum.tickets (organization_id, subject, requester_id, priority)
+SELECT s.organization_id, 'To accept ' || k, s.customer_id, 'MEDIUM'
+  FROM bench.sla_orgs s CROSS JOIN generate_series(1, %(count)s) k
+ WHERE s.organization_id = (SELECT min(organization_id) FROM bench.sla_orgs)
+RETURNING organization_id, id
+
+-- sla_manager_token --
+SELECT atum_private.session_issue(s.organization_id, s.manager_id, interval '2 hours', interval '2 hours') AS token
+  FROM bench.sla_orgs s WHERE s.organization_id = (SELECT min(organization_id) FROM bench.sla_orgs)
+
+-- sla_accept_timing --
+CALL bench.accept_timing(%(token)s, %(ticket_ids)s)

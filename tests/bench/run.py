@@ -7,7 +7,10 @@ CPU figures, not disk figures), migrates two databases, and measures
 1. ``atumdesk demo --tickets 100000`` (three organizations), the command as a user runs it;
 2. ``atumdesk demo --tickets N`` (default 1,000,000, so 1,000 organizations), also noting when the
    100,000th ticket was committed;
-3. the RLS cost on the larger database (see tests/bench/rls.py).
+3. the RLS cost on the larger database (see tests/bench/rls.py);
+4. the SLA engine on a third database with N open tickets in N/1000 organizations: the sweep with
+   nothing due and with 1% crossing a threshold, accepting a ticket, bulk due times
+   (see tests/bench/sla.py).
 
 A table is printed at the end and the figures are written as JSON (default ``bench-results.json``
 at the repository root). ``ATUM_BENCH_TICKETS`` and ``ATUM_BENCH_OUTPUT`` set N and the path when
@@ -38,7 +41,7 @@ from atumdesk import settings as settings_mod
 from atumdesk.instance import Instance
 from atumdesk.migrate import migrate
 from atumdesk.settings import APP_ROLE, Settings
-from tests.bench import rls
+from tests.bench import rls, sla
 
 PORT = 54329
 #: These are CPU benchmarks: nothing needs to survive a crash of the throwaway cluster.
@@ -140,14 +143,16 @@ def bench(tickets: int) -> dict[str, Any]:
         _log("measuring the cost of row-level security ...")
         _settle(measured)
         results["rls"] = rls.run(measured, log=_log)
+        results["sla"] = sla.run(_settings(root, "bench_sla"), tickets=tickets, log=_log)
         machine = _machine(measured)
     finally:
         try:
             instance.stop()
         finally:
             _remove(root)
-    passed = [r["passed"] for k, r in results.items() if k != "rls"]
+    passed = [r["passed"] for k, r in results.items() if k.startswith("demo_load")]
     passed += [v["passed"] for v in results["rls"]["variants"].values()]
+    passed += [results["sla"][k]["passed"] for k in ("sweep_idle", "sweep_crossing", "accept")]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
@@ -176,6 +181,7 @@ def table(document: dict[str, Any]) -> str:
         rows.append(("  p95 with / without RLS; ratio of medians",
                      f"{v['with_p95_ms']:.3f} / {v['without_p95_ms']:.3f} ms; {v['ratio']:.2f}x",
                      f"< {v['goal_ratio']}x", "ok" if v["passed"] else "MISSED"))
+    rows.extend(_sla_rows(results["sla"]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "-" * len(lines[0]))
@@ -183,6 +189,25 @@ def table(document: dict[str, Any]) -> str:
     lines.append(f"\n{machine['nproc']} CPU(s) {machine['cpu']}, {machine['memory']}, PostgreSQL "
                  f"{machine['postgresql']}; goals met: {document['goals_met']}/{document['goals']}")
     return "\n".join(lines)
+
+
+def _sla_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    def verdict(result: dict[str, Any]) -> str:
+        return "ok" if result["passed"] else "MISSED"
+
+    idle, crossing, accept, load = r["sweep_idle"], r["sweep_crossing"], r["accept"], r["load"]
+    rounds = crossing["rounds"]
+    return [
+        (f"SLA sweep, nothing due: {load['open_tickets']:,} open tickets, {load['organizations']:,} orgs",
+         f"{idle['median_ms']:.3f} ms", f"< {idle['goal_ms']:.0f} ms", verdict(idle)),
+        (f"SLA sweep, {rounds[0]['crossing']:,} crossing (1%), median of {len(rounds)}",
+         f"{crossing['median_ms']:.1f} ms", f"< {crossing['goal_ms']:.0f} ms", verdict(crossing)),
+        ("accept a ticket (api.ticket_accept, median / p95)", f"{accept['median_ms']:.3f} / {accept['p95_ms']:.3f} ms",
+         f"< {accept['goal_ms']:.0f} ms", verdict(accept)),
+        ("warning and due times, bulk", f"{r['due_times']['tickets_per_second']:,} tickets/s", "", ""),
+        ("import of accepted tickets (times, timers, audit)",
+         f"{load['import_tickets_per_second']:,} tickets/s", "", ""),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -198,3 +198,14 @@ def test_counts_add_up_and_never_exceed_elapsed_time(cals: Calendars, cal: str, 
     rounding = Decimal("0.000002")  # each count is rounded to 6 decimals of a minute
     assert abs(whole - (count(cals, cal, t1, t2) + count(cals, cal, t2, t3))) <= rounding
     assert 0 <= whole <= Decimal((t3 - t1).total_seconds()) / 60 + rounding
+
+
+@PROPERTY_SETTINGS
+@given(cal=calendar_names, start=instants,
+       targets=st.lists(minutes.map(Decimal) | st.decimals(min_value=0, max_value=6000, places=3),
+                        min_size=1, max_size=5))
+def test_adding_several_targets_at_once_equals_adding_each(cals: Calendars, cal: str, start: datetime,
+                                                           targets: list[Decimal]) -> None:
+    at_once = cals.conn.execute("SELECT atum.business_time_add_each(%s, %s, %s, %s::numeric[]) AS t",
+                                [cals.org.id, cals.ids[cal], start, targets]).fetchone()["t"]
+    assert at_once == [add(cals, cal, start, m) for m in targets]
