@@ -84,58 +84,6 @@ END
 $$;
 COMMENT ON FUNCTION atum.business_minutes_between(bigint, bigint, timestamptz, timestamptz) IS 'Business minutes of a calendar between two instants, to 6 decimals (negative when p_to is before p_from). Raises AT404 for an unknown calendar.';
 
-CREATE OR REPLACE FUNCTION atum.business_time_add(
-    p_organization_id bigint, p_calendar_id bigint, p_start timestamptz, p_minutes numeric
-) RETURNS timestamptz
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_is_24x7 boolean;
-    v_left    numeric := p_minutes;
-    v_from    timestamptz := p_start;
-    v_range   tstzrange;
-    v_length  numeric;
-    -- Most targets end within days: look at 8 days first, then a quarter at a time. A calendar
-    -- with no hours in ten years is an error, not an endless loop.
-    v_window  interval := interval '8 days';
-BEGIN
-    IF p_start IS NULL OR p_minutes IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF p_minutes < 0 THEN
-        RAISE EXCEPTION 'business minutes to add must not be negative, got %', p_minutes
-            USING ERRCODE = 'AT422', COLUMN = 'minutes';
-    END IF;
-    SELECT c.is_24x7 INTO v_is_24x7
-      FROM atum.business_calendars c WHERE c.organization_id = p_organization_id AND c.id = p_calendar_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no business calendar % in organization %', p_calendar_id, p_organization_id
-            USING ERRCODE = 'AT404', COLUMN = 'calendar_id';
-    END IF;
-    IF v_is_24x7 OR p_minutes = 0 THEN
-        RETURN p_start + p_minutes * interval '1 minute';
-    END IF;
-    FOR i IN 1 .. 40 LOOP
-        FOR v_range IN
-            SELECT r FROM unnest(atum.business_ranges(p_organization_id, p_calendar_id, v_from, v_from + v_window)) AS r
-             ORDER BY lower(r)
-        LOOP
-            v_length := extract(epoch FROM upper(v_range) - lower(v_range)) / 60;
-            IF v_length >= v_left THEN
-                RETURN lower(v_range) + v_left * interval '1 minute';
-            END IF;
-            v_left := v_left - v_length;
-        END LOOP;
-        v_from := v_from + v_window;
-        v_window := interval '92 days';
-    END LOOP;
-    RAISE EXCEPTION 'business calendar % has no working hours within ten years after %', p_calendar_id, p_start
-        USING ERRCODE = 'AT422', COLUMN = 'calendar_id';
-END
-$$;
-COMMENT ON FUNCTION atum.business_time_add(bigint, bigint, timestamptz, numeric) IS 'The instant p_minutes business minutes after p_start in a calendar (the earliest T with business_minutes_between(p_start, T) = p_minutes). Raises AT404 for an unknown calendar, AT422 for negative minutes or a calendar without hours.';
-
 CREATE OR REPLACE FUNCTION atum.business_time_add_each(
     p_organization_id bigint, p_calendar_id bigint, p_start timestamptz, p_minutes numeric[]
 ) RETURNS timestamptz[]
@@ -160,7 +108,8 @@ BEGIN
         RETURN v_result;
     END IF;
     IF EXISTS (SELECT 1 FROM unnest(p_minutes) AS m WHERE m < 0) THEN
-        RAISE EXCEPTION 'business minutes to add must not be negative, got %', p_minutes
+        RAISE EXCEPTION 'business minutes to add must not be negative, got %',
+                        (SELECT min(m) FROM unnest(p_minutes) AS m)
             USING ERRCODE = 'AT422', COLUMN = 'minutes';
     END IF;
     SELECT c.is_24x7 INTO v_is_24x7
@@ -202,3 +151,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION atum.business_time_add_each(bigint, bigint, timestamptz, numeric[]) IS 'business_time_add for several targets from one start, in one pass over the calendar: element i is business_time_add(p_start, p_minutes[i]).';
+
+CREATE OR REPLACE FUNCTION atum.business_time_add(
+    p_organization_id bigint, p_calendar_id bigint, p_start timestamptz, p_minutes numeric
+) RETURNS timestamptz
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- The one-target case of business_time_add_each (above), which holds the walk over the calendar.
+    SELECT (atum.business_time_add_each(p_organization_id, p_calendar_id, p_start, ARRAY[p_minutes]))[1]
+$$;
+COMMENT ON FUNCTION atum.business_time_add(bigint, bigint, timestamptz, numeric) IS 'The instant p_minutes business minutes after p_start in a calendar (the earliest T with business_minutes_between(p_start, T) = p_minutes). Raises AT404 for an unknown calendar, AT422 for negative minutes or a calendar without hours.';

@@ -248,11 +248,6 @@ AS $$
 -- SECURITY DEFINER: only this trigger writes the status history. Statement-level and set-based,
 -- so bulk moves (auto-close) cost one insert. The opening itself is tickets.created_at.
 BEGIN
-    -- Most updates move no ticket: then insert nothing (whose own triggers would still fire).
-    IF NOT EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
-                    WHERE n.status IS DISTINCT FROM o.status) THEN
-        RETURN NULL;
-    END IF;
     INSERT INTO atum.ticket_status_changes (organization_id, ticket_id, from_status, to_status, reason, actor_id)
     SELECT n.organization_id, n.id, o.status, n.status,
            nullif(btrim(current_setting('atum.status_reason', true)), ''),

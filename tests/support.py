@@ -122,6 +122,14 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
     return org
 
 
+def transition(db: Database, token: str, ticket: int, status: str, reason: str | None = "because") -> Any:
+    """Move a ticket through ``api.ticket_transition`` as the user of ``token``, committed; the ticket as JSON."""
+    with db.acting_as(token) as conn:
+        row = conn.execute("SELECT api.ticket_transition(%s, %s, %s) AS t", [ticket, status, reason]).fetchone()
+        conn.commit()
+    return row["t"]
+
+
 def tenant_tables(conn: psycopg.Connection[Any]) -> list[str]:
     """Tables of schema atum that have row-level security policies (the tenant tables)."""
     return [r[0] for r in conn.execute(

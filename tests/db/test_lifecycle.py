@@ -10,7 +10,7 @@ import psycopg.rows
 import pytest
 from psycopg import sql
 
-from tests.support import Database, Org, build_org
+from tests.support import Database, Org, build_org, transition
 
 STATUSES = ["NEW", "ACCEPTED", "REJECTED", "IN_PROGRESS", "WAITING_CUSTOMER", "RESOLVED", "CLOSED"]
 ACTORS = ["requester", "other_customer", "agent", "manager", "admin"]
@@ -39,13 +39,6 @@ def ticket_in(owner: psycopg.Connection, org: Org, status: str, priority: str = 
 def moves(owner: psycopg.Connection) -> dict[tuple[str, str], list[str]]:
     return {(f, t): allowed for f, t, allowed, _ in owner.execute(
         "SELECT from_status::text, to_status::text, allowed, reason_required FROM atum.ticket_moves()")}
-
-
-def transition(db: Database, token: str, ticket: int, status: str, reason: str | None = "because") -> Any:
-    with db.acting_as(token) as conn:
-        row = conn.execute("SELECT api.ticket_transition(%s, %s, %s) AS t", [ticket, status, reason]).fetchone()
-        conn.commit()
-    return row["t"]
 
 
 def error_of(db: Database, token: str, statement: Any, params: list[Any]) -> str:

@@ -13,7 +13,7 @@ import psycopg.rows
 import pytest
 from psycopg import sql
 
-from tests.support import Database, Org, build_org
+from tests.support import Database, Org, build_org, transition
 
 
 @pytest.fixture
@@ -26,10 +26,6 @@ def act(db: Database, token: str, statement: str, params: list[Any]) -> Any:
         row = conn.execute(statement, params).fetchone()
         conn.commit()
     return row
-
-
-def move(db: Database, org: Org, role: str, ticket: int, status: str, reason: str | None = None) -> None:
-    act(db, org.tokens[role], "SELECT api.ticket_transition(%s, %s, %s)", [ticket, status, reason])
 
 
 def reply(db: Database, org: Org, role: str, ticket: int, internal: bool = False) -> None:
@@ -169,7 +165,7 @@ def test_a_threshold_passed_before_the_clock_stopped_is_recorded_when_it_stops(
     ticket_id = accepted(db, owner, org)
     shift(owner, ticket_id, first_response_warn_at=-timedelta(minutes=2),
           first_response_due_at=-timedelta(minutes=1))
-    move(db, org, "agent", ticket_id, "IN_PROGRESS")
+    transition(db, org.tokens["agent"], ticket_id, "IN_PROGRESS")
     reply(db, org, "agent", ticket_id)  # stops the first-response clock before any sweep ran
     assert events(owner, ticket_id) == [("first_response", "warning"), ("first_response", "breach")]
     assert {clock for clock, _ in timers(owner, ticket_id)} == {"resolution"}
@@ -188,9 +184,9 @@ def test_a_reply_in_time_disarms_the_first_response_clock(db: Database, owner: p
 def test_waiting_for_the_customer_pauses_only_the_resolution_timers(db: Database, owner: psycopg.Connection,
                                                                     org: Org) -> None:
     ticket_id = accepted(db, owner, org)
-    move(db, org, "agent", ticket_id, "IN_PROGRESS")
+    transition(db, org.tokens["agent"], ticket_id, "IN_PROGRESS")
     due_before = ticket(owner, ticket_id)["resolution_due_at"]
-    move(db, org, "agent", ticket_id, "WAITING_CUSTOMER")
+    transition(db, org.tokens["agent"], ticket_id, "WAITING_CUSTOMER")
     assert {clock for clock, _ in timers(owner, ticket_id)} == {"first_response"}
     # While paused, a resolution threshold in the past is no breach.
     shift(owner, ticket_id, paused_at=-timedelta(minutes=30),
@@ -208,15 +204,15 @@ def test_waiting_for_the_customer_pauses_only_the_resolution_timers(db: Database
 def test_resolved_pauses_and_a_reopen_resumes_without_warning_twice(db: Database, owner: psycopg.Connection,
                                                                     org: Org) -> None:
     ticket_id = accepted(db, owner, org)
-    move(db, org, "agent", ticket_id, "IN_PROGRESS")
+    transition(db, org.tokens["agent"], ticket_id, "IN_PROGRESS")
     reply(db, org, "agent", ticket_id)
     shift(owner, ticket_id, resolution_warn_at=-timedelta(minutes=1))
     assert sweep(owner) == 1
-    move(db, org, "agent", ticket_id, "RESOLVED")
+    transition(db, org.tokens["agent"], ticket_id, "RESOLVED")
     assert timers(owner, ticket_id) == {}
     due_resolved = ticket(owner, ticket_id)["resolution_due_at"]
     shift(owner, ticket_id, paused_at=-timedelta(hours=2))  # as if resolved two hours ago
-    move(db, org, "customer", ticket_id, "IN_PROGRESS", "Still broken")
+    transition(db, org.tokens["customer"], ticket_id, "IN_PROGRESS", "Still broken")
     t = ticket(owner, ticket_id)
     assert t["resolution_due_at"] - due_resolved == pytest.approx(timedelta(hours=2), abs=timedelta(seconds=5))
     assert set(timers(owner, ticket_id)) == {("resolution", "breach")}  # the warning was given already
@@ -225,11 +221,11 @@ def test_resolved_pauses_and_a_reopen_resumes_without_warning_twice(db: Database
 
 def test_closing_does_not_push_the_resolution_times(db: Database, owner: psycopg.Connection, org: Org) -> None:
     ticket_id = accepted(db, owner, org)
-    move(db, org, "agent", ticket_id, "IN_PROGRESS")
-    move(db, org, "agent", ticket_id, "RESOLVED")
+    transition(db, org.tokens["agent"], ticket_id, "IN_PROGRESS")
+    transition(db, org.tokens["agent"], ticket_id, "RESOLVED")
     resolved = ticket(owner, ticket_id)
     shift(owner, ticket_id, paused_at=-timedelta(days=3))
-    move(db, org, "customer", ticket_id, "CLOSED")
+    transition(db, org.tokens["customer"], ticket_id, "CLOSED")
     assert ticket(owner, ticket_id)["resolution_due_at"] == resolved["resolution_due_at"]
 
 
@@ -260,7 +256,7 @@ def test_triage_warning_and_breach_are_recorded_for_a_ticket_left_in_the_queue(
 def test_a_sweep_and_a_reply_racing_for_the_same_breach_record_it_once(db: Database, owner: psycopg.Connection,
                                                                        org: Org) -> None:
     ticket_id = accepted(db, owner, org)
-    move(db, org, "agent", ticket_id, "IN_PROGRESS")
+    transition(db, org.tokens["agent"], ticket_id, "IN_PROGRESS")
     shift(owner, ticket_id, first_response_warn_at=-timedelta(minutes=2),
           first_response_due_at=-timedelta(minutes=1))
     with db.connect("atum_owner") as sweeper:
