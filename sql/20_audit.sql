@@ -25,10 +25,12 @@ CREATE OR REPLACE FUNCTION atum_private.audit_payload(
     p_actor_role atum.user_role, p_db_role text, p_application text, p_action text, p_table_name text,
     p_row_key jsonb, p_ticket_id bigint, p_old_values jsonb, p_new_values jsonb, p_transaction_id bigint
 ) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     -- jsonb's text form is canonical (sorted keys, normalised numbers); time as epoch microseconds
-    -- so the hash does not depend on the TimeZone or DateStyle of the session.
+    -- so the hash does not depend on the TimeZone or DateStyle of the session. STABLE (not
+    -- IMMUTABLE) because extract() on timestamptz is: declared honestly, the body is inlined
+    -- into the statements that call it instead of being run as a function per row.
     SELECT jsonb_build_array(
         p_organization_id, p_seq, (extract(epoch FROM p_occurred_at) * 1000000)::bigint, p_actor_user_id,
         p_actor_role, p_db_role, p_application, p_action, p_table_name, p_row_key, p_ticket_id,
@@ -36,67 +38,69 @@ AS $$
 $$;
 COMMENT ON FUNCTION atum_private.audit_payload(bigint, bigint, timestamptz, bigint, atum.user_role, text, text, text, text, jsonb, bigint, jsonb, jsonb, bigint) IS 'Canonical text of an audit row''s content, the input of its hash.';
 
-CREATE OR REPLACE FUNCTION atum_private.audit_append(p_action text, p_table_name text, p_entries jsonb) RETURNS void
+DROP FUNCTION IF EXISTS atum_private.audit_append(text, text, jsonb);
+CREATE OR REPLACE FUNCTION atum_private.audit_append(
+    p_action text, p_table_name text, p_orgs bigint[], p_keys jsonb[], p_tickets bigint[],
+    p_old jsonb[], p_new jsonb[]
+) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 -- SECURITY DEFINER: nobody but the owner may write the audit log; callers are trigger functions.
--- p_entries: [{"org": 1, "key": {...}, "ticket": 5, "old": {...}, "new": {...}}, ...]
+-- One audit row per position of the parallel arrays (organization, row key, ticket, old values,
+-- new values); p_old or p_new is NULL when the action has none. Arrays rather than one jsonb
+-- document: building and taking apart a large document cost more than the rest of the append.
 DECLARE
-    v_ctx   record;
-    v_entry jsonb;
-    v_head  record;
-    v_seq   bigint;
-    v_hash  bytea;
+    v_ctx  record;
+    v_org  bigint;
+    v_head record;
+    v_seq  bigint;
+    v_hash bytea;
 BEGIN
-    IF p_entries IS NULL OR jsonb_array_length(p_entries) = 0 THEN
+    IF cardinality(p_orgs) IS NULL OR cardinality(p_orgs) = 0 THEN
         RETURN;
     END IF;
     SELECT c.user_id, c.role INTO v_ctx FROM atum.request_context c;
 
-    IF jsonb_array_length(p_entries) = 1 THEN
+    IF cardinality(p_orgs) = 1 THEN
         -- One row (most writes of the app): the same chain step without the set machinery, which
         -- costs several times more for a single row.
-        v_entry := p_entries -> 0;
-        SELECT h.last_seq, h.last_hash INTO v_head
-          FROM atum.audit_heads h WHERE h.organization_id = (v_entry ->> 'org')::bigint FOR UPDATE;
+        v_org := p_orgs[1];
+        SELECT h.last_seq, h.last_hash INTO v_head FROM atum.audit_heads h WHERE h.organization_id = v_org FOR UPDATE;
         IF NOT FOUND THEN
-            INSERT INTO atum.audit_heads AS h (organization_id) VALUES ((v_entry ->> 'org')::bigint)
+            INSERT INTO atum.audit_heads AS h (organization_id) VALUES (v_org)
             ON CONFLICT (organization_id) DO UPDATE SET last_seq = h.last_seq
             RETURNING h.last_seq, h.last_hash INTO v_head;
         END IF;
         v_seq := v_head.last_seq + 1;
         v_hash := atum_private.hash_chain_step(v_head.last_hash, NULL, atum_private.audit_payload(
-            (v_entry ->> 'org')::bigint, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
-            current_setting('application_name'), p_action, p_table_name, v_entry -> 'key',
-            (v_entry ->> 'ticket')::bigint, v_entry -> 'old', v_entry -> 'new', txid_current()));
+            v_org, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
+            current_setting('application_name'), p_action, p_table_name, p_keys[1], p_tickets[1],
+            p_old[1], p_new[1], txid_current()));
         INSERT INTO atum.audit_log (organization_id, seq, occurred_at, actor_user_id, actor_role, db_role,
                                     application, action, table_name, row_key, ticket_id, old_values,
                                     new_values, transaction_id, prev_hash, hash)
-        VALUES ((v_entry ->> 'org')::bigint, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
-                current_setting('application_name'), p_action, p_table_name, v_entry -> 'key',
-                (v_entry ->> 'ticket')::bigint, v_entry -> 'old', v_entry -> 'new', txid_current(),
-                v_head.last_hash, v_hash);
-        UPDATE atum.audit_heads h SET last_seq = v_seq, last_hash = v_hash
-         WHERE h.organization_id = (v_entry ->> 'org')::bigint;
+        VALUES (v_org, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
+                current_setting('application_name'), p_action, p_table_name, p_keys[1], p_tickets[1],
+                p_old[1], p_new[1], txid_current(), v_head.last_hash, v_hash);
+        UPDATE atum.audit_heads h SET last_seq = v_seq, last_hash = v_hash WHERE h.organization_id = v_org;
         RETURN;
     END IF;
 
     -- Each organization's chain head is locked until commit, in a fixed order so that writers
     -- touching several organizations cannot deadlock each other: rows chain in commit order.
     INSERT INTO atum.audit_heads (organization_id)
-    SELECT DISTINCT (e ->> 'org')::bigint FROM jsonb_array_elements(p_entries) e
+    SELECT DISTINCT o FROM unnest(p_orgs) AS o
     ON CONFLICT (organization_id) DO NOTHING;
     PERFORM 1 FROM atum.audit_heads h
-     WHERE h.organization_id IN (SELECT (e ->> 'org')::bigint FROM jsonb_array_elements(p_entries) e)
+     WHERE h.organization_id = ANY (p_orgs)
      ORDER BY h.organization_id
        FOR UPDATE;
 
     WITH entries AS (
-        SELECT (x.e ->> 'org')::bigint AS organization_id, x.ord,
-               x.e -> 'key' AS row_key, (x.e ->> 'ticket')::bigint AS ticket_id,
-               x.e -> 'old' AS old_values, x.e -> 'new' AS new_values
-          FROM jsonb_array_elements(p_entries) WITH ORDINALITY AS x (e, ord)
+        SELECT x.organization_id, x.ord, x.row_key, x.ticket_id, x.old_values, x.new_values
+          FROM unnest(p_orgs, p_keys, p_tickets, p_old, p_new)
+               WITH ORDINALITY AS x (organization_id, row_key, ticket_id, old_values, new_values, ord)
     ), numbered AS (
         SELECT en.*, h.last_hash AS seed,
                h.last_seq + row_number() OVER (PARTITION BY en.organization_id ORDER BY en.ord) AS seq
@@ -127,7 +131,7 @@ BEGIN
      WHERE h.organization_id = last.organization_id;
 END
 $$;
-COMMENT ON FUNCTION atum_private.audit_append(text, text, jsonb) IS 'Appends audit rows (one per entry) to their organizations'' hash chains. Owner only.';
+COMMENT ON FUNCTION atum_private.audit_append(text, text, bigint[], jsonb[], bigint[], jsonb[], jsonb[]) IS 'Appends audit rows (one per array position) to their organizations'' hash chains. Owner only.';
 
 CREATE OR REPLACE FUNCTION atum_private.tg_audit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -135,83 +139,89 @@ CREATE OR REPLACE FUNCTION atum_private.tg_audit() RETURNS trigger
 AS $$
 -- Statement-level AFTER trigger with transition tables old_rows / new_rows; set-based, with jsonb
 -- operators rather than per-row function calls (bulk loads spend most of their time here).
--- TG_ARGV[0]: {"org": column holding the organization, "key": [primary key columns],
---              "ticket": column holding the ticket id or null, "redact": [...], "ignore": [...]}
+-- Arguments, prepared once by audit_attach so that a call runs no catalog query:
+--   TG_ARGV[0] column holding the organization   TG_ARGV[1] key columns (text[], one or two)
+--   TG_ARGV[2] column holding the ticket or ''   TG_ARGV[3] ignored columns (text[])
+--   TG_ARGV[4] redaction mask (jsonb: column -> "[redacted]")
 -- Rows are kept without organization_id; redacted columns as "[redacted]"; an UPDATE keeps only
--- the columns that changed (ignored bookkeeping columns alone make no entry).
+-- the columns that changed (ignored bookkeeping columns alone make no entry). The aggregates of
+-- one statement see the rows in the same order, so the arrays handed to audit_append line up.
 DECLARE
-    v_spec    jsonb := TG_ARGV[0]::jsonb;
-    v_org     text := v_spec ->> 'org';
-    v_ticket  text := v_spec ->> 'ticket';
-    v_ignore  text[];
-    v_mask    jsonb;
-    v_not_key text[];
-    v_entries jsonb;
+    v_org     text := TG_ARGV[0];
+    v_key     text[] := TG_ARGV[1]::text[];
+    v_key1    text := v_key[1];
+    v_key2    text := v_key[2];
+    v_ticket  text := nullif(TG_ARGV[2], '');
+    v_ignore  text[] := TG_ARGV[3]::text[];
+    v_mask    jsonb := TG_ARGV[4]::jsonb;
+    v_orgs    bigint[];
+    v_keys    jsonb[];
+    v_tickets bigint[];
+    v_olds    jsonb[];
+    v_news    jsonb[];
     v_old     jsonb;
     v_new     jsonb;
+    v_count   bigint;
     v_changed record;
 BEGIN
-    -- Statement triggers fire also when no row changed (e.g. an INSERT ... SELECT of nothing):
-    -- then there is nothing to write, and nothing to prepare.
-    IF TG_OP = 'DELETE' THEN
-        IF NOT EXISTS (SELECT 1 FROM old_rows) THEN
-            RETURN NULL;
-        END IF;
-    ELSIF NOT EXISTS (SELECT 1 FROM new_rows) THEN
-        RETURN NULL;
-    END IF;
-    v_ignore := ARRAY(SELECT jsonb_array_elements_text(coalesce(v_spec -> 'ignore', '[]')));
-    v_mask := coalesce((SELECT jsonb_object_agg(k, '[redacted]')
-                          FROM jsonb_array_elements_text(v_spec -> 'redact') AS r (k)), '{}');
-    -- Removing every column but the key columns from a row leaves its key.
-    v_not_key := ARRAY(SELECT a.attname::text FROM pg_attribute a
-                        WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
-                          AND NOT (v_spec -> 'key') ? a.attname);
-    -- Transition tables exist only for their own event, so INSERT and DELETE each read their own.
+    -- A key is one or two columns (audit_attach checks); building it beats removing every other column.
     IF TG_OP = 'INSERT' THEN
-        SELECT jsonb_agg(jsonb_build_object('org', r.j -> v_org, 'key', r.j - v_not_key, 'ticket', r.j -> v_ticket,
-                                            'new', (r.j - 'organization_id') || v_mask))
-          INTO v_entries
+        SELECT array_agg((r.j ->> v_org)::bigint),
+               array_agg(CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, r.j -> v_key1)
+                              ELSE jsonb_build_object(v_key1, r.j -> v_key1, v_key2, r.j -> v_key2) END),
+               array_agg((r.j ->> v_ticket)::bigint), array_agg((r.j - 'organization_id') || v_mask)
+          INTO v_orgs, v_keys, v_tickets, v_news
           FROM (SELECT to_jsonb(n) AS j FROM new_rows n) AS r;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT jsonb_agg(jsonb_build_object('org', r.j -> v_org, 'key', r.j - v_not_key, 'ticket', r.j -> v_ticket,
-                                            'old', (r.j - 'organization_id') || v_mask))
-          INTO v_entries
+        SELECT array_agg((r.j ->> v_org)::bigint),
+               array_agg(CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, r.j -> v_key1)
+                              ELSE jsonb_build_object(v_key1, r.j -> v_key1, v_key2, r.j -> v_key2) END),
+               array_agg((r.j ->> v_ticket)::bigint), array_agg((r.j - 'organization_id') || v_mask)
+          INTO v_orgs, v_keys, v_tickets, v_olds
           FROM (SELECT to_jsonb(o) AS j FROM old_rows o) AS r;
-    ELSIF (SELECT count(*) FROM (SELECT 1 FROM new_rows LIMIT 2) AS two) = 1 THEN
-        -- One updated row (most writes of the app): simple statements, whose plans cost little to
-        -- make, instead of the set-based pairing below, which is planned afresh on every call.
-        SELECT to_jsonb(n) INTO v_new FROM new_rows n;
-        SELECT to_jsonb(o) INTO v_old FROM old_rows o;
-        SELECT jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE v_old -> e.k END) AS old_values,
-               jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE e.v END) AS new_values
-          INTO v_changed
-          FROM jsonb_each(v_new) AS e (k, v)
-         WHERE e.v IS DISTINCT FROM v_old -> e.k AND NOT e.k = ANY (v_ignore);
-        IF v_changed.new_values IS NOT NULL THEN
-            v_entries := jsonb_build_array(jsonb_build_object(
-                'org', v_new -> v_org, 'key', v_new - v_not_key, 'ticket', v_new -> v_ticket,
-                'old', v_changed.old_values, 'new', v_changed.new_values));
-        END IF;
     ELSE
-        WITH o AS (SELECT to_jsonb(o) AS j FROM old_rows o),
-             n AS (SELECT to_jsonb(n) AS j FROM new_rows n)
-        SELECT jsonb_agg(jsonb_build_object(
-                   'org', n.j -> v_org, 'key', n.j - v_not_key, 'ticket', n.j -> v_ticket,
-                   'old', d.old_values, 'new', d.new_values))
-          INTO v_entries
-          -- Keys are never updated, so old and new versions pair up by organization and key.
-          FROM o JOIN n ON (o.j - v_not_key) || jsonb_build_object('_org', o.j -> v_org)
-                         = (n.j - v_not_key) || jsonb_build_object('_org', n.j -> v_org)
-          CROSS JOIN LATERAL (
-              SELECT jsonb_object_agg(nv.k, CASE WHEN v_mask ? nv.k THEN v_mask -> nv.k ELSE ov.v END) AS old_values,
-                     jsonb_object_agg(nv.k, CASE WHEN v_mask ? nv.k THEN v_mask -> nv.k ELSE nv.v END) AS new_values
-                FROM jsonb_each(n.j) AS nv (k, v) JOIN jsonb_each(o.j) AS ov (k, v) ON ov.k = nv.k
-               WHERE nv.v IS DISTINCT FROM ov.v AND NOT nv.k = ANY (v_ignore)
-          ) AS d
-         WHERE d.new_values IS NOT NULL;
+        -- One updated row (most writes of the app) takes simple statements, whose plans cost
+        -- little to make, instead of the set-based pairing below, which is planned on every call.
+        SELECT count(*) INTO v_count FROM (SELECT 1 FROM new_rows LIMIT 2) AS two;
+        IF v_count = 0 THEN
+            RETURN NULL;  -- statement triggers fire also when no row changed
+        ELSIF v_count = 1 THEN
+            SELECT to_jsonb(n), (SELECT to_jsonb(o) FROM old_rows o) INTO v_new, v_old FROM new_rows n;
+            SELECT jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE v_old -> e.k END) AS old_values,
+                   jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE e.v END) AS new_values
+              INTO v_changed
+              FROM jsonb_each(v_new) AS e (k, v)
+             WHERE e.v IS DISTINCT FROM v_old -> e.k AND NOT e.k = ANY (v_ignore);
+            IF v_changed.new_values IS NULL THEN
+                RETURN NULL;
+            END IF;
+            v_orgs := ARRAY[(v_new ->> v_org)::bigint];
+            v_keys := ARRAY[CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, v_new -> v_key1)
+                                 ELSE jsonb_build_object(v_key1, v_new -> v_key1, v_key2, v_new -> v_key2) END];
+            v_tickets := ARRAY[(v_new ->> v_ticket)::bigint];
+            v_olds := ARRAY[v_changed.old_values];
+            v_news := ARRAY[v_changed.new_values];
+        ELSE
+            WITH o AS (SELECT to_jsonb(o) AS j FROM old_rows o),
+                 n AS (SELECT to_jsonb(n) AS j FROM new_rows n)
+            SELECT array_agg((n.j ->> v_org)::bigint),
+                   array_agg(CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, n.j -> v_key1)
+                                  ELSE jsonb_build_object(v_key1, n.j -> v_key1, v_key2, n.j -> v_key2) END),
+                   array_agg((n.j ->> v_ticket)::bigint), array_agg(d.old_values), array_agg(d.new_values)
+              INTO v_orgs, v_keys, v_tickets, v_olds, v_news
+              -- Keys are never updated, so old and new versions pair up by organization and key.
+              FROM o JOIN n ON o.j -> v_org = n.j -> v_org AND o.j -> v_key1 = n.j -> v_key1
+                           AND (v_key2 IS NULL OR o.j -> v_key2 = n.j -> v_key2)
+              CROSS JOIN LATERAL (
+                  SELECT jsonb_object_agg(nv.k, CASE WHEN v_mask ? nv.k THEN v_mask -> nv.k ELSE ov.v END) AS old_values,
+                         jsonb_object_agg(nv.k, CASE WHEN v_mask ? nv.k THEN v_mask -> nv.k ELSE nv.v END) AS new_values
+                    FROM jsonb_each(n.j) AS nv (k, v) JOIN jsonb_each(o.j) AS ov (k, v) ON ov.k = nv.k
+                   WHERE nv.v IS DISTINCT FROM ov.v AND NOT nv.k = ANY (v_ignore)
+              ) AS d
+             WHERE d.new_values IS NOT NULL;
+        END IF;
     END IF;
-    PERFORM atum_private.audit_append(TG_OP, TG_TABLE_NAME::text, v_entries);
+    PERFORM atum_private.audit_append(TG_OP, TG_TABLE_NAME::text, v_orgs, v_keys, v_tickets, v_olds, v_news);
     RETURN NULL;
 END
 $$;
@@ -221,24 +231,38 @@ CREATE OR REPLACE FUNCTION atum_private.audit_attach(p_table regclass, p_spec js
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
+-- p_spec: {"org": column holding the organization, "key": [primary key columns],
+--          "ticket": column holding the ticket id, "redact": [...], "ignore": [...]}
 -- One trigger per event: PostgreSQL allows transition tables only on single-event triggers.
--- Named _900_* so they fire after every other AFTER trigger of the table.
+-- Named _900_* so they fire after every other AFTER trigger of the table. The spec is turned into
+-- the trigger's arguments here, once, so that no call of tg_audit has to read it apart.
+DECLARE
+    v_args text;
 BEGIN
+    IF jsonb_typeof(p_spec -> 'key') IS DISTINCT FROM 'array' OR jsonb_array_length(p_spec -> 'key') NOT IN (1, 2) THEN
+        RAISE EXCEPTION 'audit spec of %: "key" must list one or two columns', p_table USING ERRCODE = '22023';
+    END IF;
+    v_args := format('%L, %L, %L, %L, %L',
+        p_spec ->> 'org',
+        ARRAY(SELECT jsonb_array_elements_text(p_spec -> 'key')),
+        coalesce(p_spec ->> 'ticket', ''),
+        ARRAY(SELECT jsonb_array_elements_text(coalesce(p_spec -> 'ignore', '[]'))),
+        coalesce((SELECT jsonb_object_agg(k, '[redacted]') FROM jsonb_array_elements_text(p_spec -> 'redact') AS r (k)), '{}'));
     EXECUTE format('DROP TRIGGER IF EXISTS _900_audit_insert ON %s', p_table);
     EXECUTE format('DROP TRIGGER IF EXISTS _900_audit_update ON %s', p_table);
     EXECUTE format('DROP TRIGGER IF EXISTS _900_audit_delete ON %s', p_table);
     EXECUTE format('CREATE TRIGGER _900_audit_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%L)', p_table, p_spec);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%s)', p_table, v_args);
     EXECUTE format('CREATE TRIGGER _900_audit_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows '
-                   'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%L)', p_table, p_spec);
+                   'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%s)', p_table, v_args);
     EXECUTE format('CREATE TRIGGER _900_audit_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%L)', p_table, p_spec);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%s)', p_table, v_args);
     EXECUTE format('COMMENT ON TRIGGER _900_audit_insert ON %s IS %L', p_table, 'Audit trail: inserted rows.');
     EXECUTE format('COMMENT ON TRIGGER _900_audit_update ON %s IS %L', p_table, 'Audit trail: changed columns.');
     EXECUTE format('COMMENT ON TRIGGER _900_audit_delete ON %s IS %L', p_table, 'Audit trail: deleted rows.');
 END
 $$;
-COMMENT ON FUNCTION atum_private.audit_attach(regclass, jsonb) IS 'Puts the three audit triggers on a table (idempotent).';
+COMMENT ON FUNCTION atum_private.audit_attach(regclass, jsonb) IS 'Puts the three audit triggers on a table (idempotent); the spec names the organization, key, ticket, redacted and ignored columns.';
 
 -- Which tables are audited, and how. Every tenant table is listed (a catalog test checks it).
 SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
