@@ -1,29 +1,27 @@
-"""The aiohttp application: factory, connection pool, operator routes and the placeholder page.
+"""The aiohttp application: the factory, the pool's life, the operator endpoints and the page.
 
-Every route follows one path: authenticate, one transaction, set the request context through the
-database, call one ``api.*`` function, return its JSON. The API routes arrive with their issue;
-this module holds the factory, the pool and the operator endpoints.
+Every API route follows one path (api/db.py): authenticate, one transaction, the request context
+set through the database, one ``api.*`` call, its JSON returned as it is. The route table is
+api/routes.py; what every request goes through is api/middleware.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 from aiohttp import web
-from psycopg_pool import AsyncConnectionPool
 
+from api import metrics
+from api.context import POOL, QUERIES, SETTINGS
+from api.db import make_pool
+from api.middleware import middleware
+from api.routes import ROUTES
 from atumdesk.migrate import migration_ids
 from atumdesk.queries import query
 from atumdesk.settings import Settings
 
 log = logging.getLogger("atumdesk.http")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SETTINGS = web.AppKey("settings", Settings)
-POOL = web.AppKey("pool", AsyncConnectionPool)
-QUERIES = Path(__file__).with_name("queries.sql")
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -34,14 +32,6 @@ code{background:#eef1f6;padding:.1rem .3rem;border-radius:.2rem}</style></head>
 database, the command line (<code>atumdesk --help</code>) and the operator endpoints
 <a href="/healthz">/healthz</a> and <a href="/readyz">/readyz</a> are live.</p></body></html>
 """
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
-
 
 async def index(request: web.Request) -> web.Response:
     """The placeholder page (the single-page app replaces it)."""
@@ -73,18 +63,10 @@ async def readyz(request: web.Request) -> web.Response:
                              status=200 if ready else 503)
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Headers every response carries, also behind no proxy."""
-    response = await handler(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
 async def _pool(app: web.Application) -> AsyncIterator[None]:
-    pool = AsyncConnectionPool(app[SETTINGS].database_url, open=False, min_size=1, max_size=10,
-                               kwargs={"application_name": "atumdesk-http"})
+    # open(wait=False): the server starts while PostgreSQL is still down and the pool keeps trying;
+    # /readyz says "not ready" meanwhile, and requests get 503 instead of a traceback.
+    pool = make_pool(app[SETTINGS])
     await pool.open(wait=False)
     app[POOL] = pool
     yield
@@ -93,12 +75,14 @@ async def _pool(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """The application factory."""
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application(middlewares=[middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_pool)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics.metrics)
+    app.add_routes(ROUTES)
     return app
 
 

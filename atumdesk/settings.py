@@ -6,8 +6,9 @@ when they are read, so a typo in a URL is reported at start-up with the variable
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -44,6 +45,23 @@ def _conninfo(env: dict[str, str], name: str, default: str) -> str:
     return raw
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
+    raw = env.get(name) or ""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(f"{name}: {item!r} is not an IP address or network "
+                                "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives, how to reach PostgreSQL, and how to serve HTTP."""
@@ -55,6 +73,10 @@ class Settings:
     pg_port: int
     http_host: str
     http_port: int
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (nginx on the same host, say).
+    trusted_proxies: tuple[Network, ...] = field(default=())
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    db_pool_size: int = 10
 
     @property
     def database_name(self) -> str:
@@ -106,4 +128,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         pg_port=pg_port,
         http_host=env.get("ATUM_HOST") or "127.0.0.1",
         http_port=_int(env, "ATUM_PORT", 8080, 1, 65535),
+        trusted_proxies=_networks(env, "ATUM_TRUSTED_PROXIES"),
+        attachment_max_bytes=_int(env, "ATUM_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, 1, 10 * 1024**3),
+        db_pool_size=_int(env, "ATUM_DB_POOL_SIZE", 10, 2, 500),
     )

@@ -48,6 +48,26 @@ GRANT EXECUTE ON FUNCTION
     atum.ticket_moves()
     TO atum_app;
 
+-- The HTTP API's functions (sql/52_api_auth.sql, sql/55_api_tickets.sql).
+GRANT EXECUTE ON FUNCTION
+    api.login_candidates(text, text, inet),
+    api.login_complete(text, text, inet, text, bigint, bigint, text, text),
+    api.logout(), api.password_reset_request(text, text, inet), api.user_token_redeem(text, text),
+    api.user_invite(text, text, text),
+    api.api_token_create(text, text, bigint, timestamptz), api.api_token_list(), api.api_token_revoke(bigint),
+    api.ticket_create(jsonb, text), api.ticket_get(bigint), api.ticket_list(jsonb), api.ticket_update(bigint, jsonb),
+    api.ticket_assign(bigint, jsonb), api.ticket_move(bigint, jsonb), api.ticket_accept_route(bigint, jsonb),
+    api.ticket_reject(bigint, jsonb), api.triage_inbox(jsonb),
+    api.comment_list(bigint, jsonb), api.comment_create(bigint, jsonb, text), api.ticket_history(bigint, jsonb),
+    api.idempotency_claim(text, text, jsonb), api.idempotency_store(text, jsonb),
+    atum.input_check(jsonb, text[]), atum.input_text(jsonb, text, boolean), atum.input_bigint(jsonb, text, boolean),
+    atum.input_boolean(jsonb, text, boolean), atum.input_enum(jsonb, text, text[]),
+    atum.input_limit(jsonb, integer, integer), atum.cursor_make(timestamptz, bigint), atum.cursor_read(jsonb),
+    atum.ticket_json(atum.tickets), atum.ticket_tags_json(bigint, bigint), atum.comment_json(atum.ticket_comments),
+    atum.require_staff(bigint, text), atum.require_ticket(bigint), atum.user_json(atum.users),
+    atum.api_token_json(atum.api_tokens)
+    TO atum_app;
+
 -- Reporting roles read the reporting views only. The views are security_invoker, so the tables
 -- underneath need SELECT too (without USAGE on atum they cannot be named directly); RLS policies
 -- for atum_reporting (sql/70_reporting.sql) then limit rows to granted organizations.

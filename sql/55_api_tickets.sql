@@ -1,0 +1,489 @@
+-- The ticket routes of the HTTP API (SPEC 5): create, list, read, change, assign, comments,
+-- history and the managers' triage inbox. SECURITY INVOKER: row-level security decides what the
+-- caller sees and may write; a ticket of another organization, or another customer's, is simply
+-- not there (AT404), exactly like one that does not exist. The state machine (sql/45) decides the
+-- moves. Every function takes the request's JSON body or query string as jsonb and reads it with
+-- the atum.input_* helpers (sql/51), so that bad input is a 422 naming the field.
+
+CREATE OR REPLACE FUNCTION atum.ticket_json(t atum.tickets) RETURNS jsonb
+    LANGUAGE sql STABLE
+AS $$
+    -- No SET clause: inlined into the list queries. The SLA block carries what a queue shows.
+    SELECT jsonb_build_object(
+        'id', t.id, 'number', t.number, 'reference', atum.ticket_reference(t.organization_id, t.number),
+        'subject', t.subject, 'description', t.description, 'status', t.status, 'priority', t.priority,
+        'channel', t.channel, 'requester_id', t.requester_id, 'assignee_id', t.assignee_id, 'team_id', t.team_id,
+        'category_id', t.category_id, 'parent_ticket_id', t.parent_ticket_id,
+        'created_at', t.created_at, 'updated_at', t.updated_at, 'accepted_at', t.accepted_at,
+        'resolved_at', t.resolved_at, 'closed_at', t.closed_at,
+        'sla', jsonb_build_object(
+            'triage_warn_at', t.triage_warn_at, 'triage_due_at', t.triage_due_at,
+            'started_at', t.sla_started_at,
+            'first_response_warn_at', t.first_response_warn_at, 'first_response_due_at', t.first_response_due_at,
+            'first_responded_at', t.first_responded_at,
+            'resolution_warn_at', t.resolution_warn_at, 'resolution_due_at', t.resolution_due_at,
+            'paused_at', t.paused_at, 'paused_minutes', t.paused_minutes))
+$$;
+COMMENT ON FUNCTION atum.ticket_json(atum.tickets) IS 'A ticket as the API shows it, with its SLA times.';
+
+CREATE OR REPLACE FUNCTION atum.ticket_tags_json(p_organization_id bigint, p_ticket_id bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(jsonb_agg(g.name ORDER BY g.name), '[]')
+      FROM atum.ticket_tags tt JOIN atum.tags g ON g.organization_id = tt.organization_id AND g.id = tt.tag_id
+     WHERE tt.organization_id = p_organization_id AND tt.ticket_id = p_ticket_id
+$$;
+COMMENT ON FUNCTION atum.ticket_tags_json(bigint, bigint) IS 'The tag names of a ticket, sorted (staff only: customers see no tags).';
+
+CREATE OR REPLACE FUNCTION api.idempotency_claim(p_operation text, p_key text, p_request jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- SECURITY DEFINER: the key table is internal (in api, as part of the creating calls: it only ever
+-- touches the caller's own keys). Claims the caller's Idempotency-Key for this
+-- request. Returns NULL when the key is new (the caller goes on and stores its answer with
+-- idempotency_store), or the answer stored by the first request with this key. A concurrent first
+-- request holds the key's row: this one waits for it, then reads its answer. The same key with a
+-- different request is refused (AT422).
+DECLARE
+    v_ctx    record;
+    v_hash   bytea := sha256(convert_to(p_operation || ' ' || coalesce(p_request::text, ''), 'UTF8'));
+    v_row    atum.idempotency_keys;
+BEGIN
+    IF p_key IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_key !~ '^[\x21-\x7e]{1,200}$' THEN
+        RAISE EXCEPTION 'Idempotency-Key must be 1 to 200 printable ASCII characters'
+            USING ERRCODE = 'AT422', COLUMN = 'Idempotency-Key';
+    END IF;
+    SELECT c.organization_id, c.user_id INTO v_ctx FROM atum.request_context c;
+    INSERT INTO atum.idempotency_keys (organization_id, user_id, key, operation, request_hash)
+    VALUES (v_ctx.organization_id, v_ctx.user_id, p_key, p_operation, v_hash)
+    ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO v_row FROM atum.idempotency_keys k
+     WHERE k.organization_id = v_ctx.organization_id AND k.user_id = v_ctx.user_id AND k.key = p_key;
+    IF v_row.request_hash <> v_hash OR v_row.response IS NULL THEN
+        RAISE EXCEPTION 'this Idempotency-Key was used for a different request'
+            USING ERRCODE = 'AT422', COLUMN = 'Idempotency-Key', HINT = 'Use a new key for a new request.';
+    END IF;
+    RETURN v_row.response;
+END
+$$;
+COMMENT ON FUNCTION api.idempotency_claim(text, text, jsonb) IS 'Claims an Idempotency-Key: NULL for a new key, else the first answer given for it (AT422 if the key was used for another request).';
+
+CREATE OR REPLACE FUNCTION api.idempotency_store(p_key text, p_response jsonb) RETURNS jsonb
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Stores the answer of a claimed key (in the same transaction as what it created) and returns it.
+    UPDATE atum.idempotency_keys k SET response = p_response
+     WHERE k.organization_id = (SELECT c.organization_id FROM atum.request_context c)
+       AND k.user_id = (SELECT c.user_id FROM atum.request_context c) AND k.key = p_key;
+    SELECT p_response;
+$$;
+COMMENT ON FUNCTION api.idempotency_store(text, jsonb) IS 'Records the answer for a claimed Idempotency-Key; returns the answer.';
+
+CREATE OR REPLACE FUNCTION api.ticket_create(p_body jsonb, p_idempotency_key text DEFAULT NULL) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- {subject, description, priority?, category_id?, requester_id? (staff opening a ticket for a
+-- customer)}. Customers open tickets for themselves; the ticket starts NEW, without an SLA clock.
+DECLARE
+    v_input    jsonb := atum.input_check(p_body, '{subject,description,priority,category_id,requester_id}');
+    v_ctx      record;
+    v_previous jsonb;
+    v_ticket   atum.tickets;
+BEGIN
+    SELECT c.organization_id, c.user_id, c.is_staff, c.auth INTO v_ctx FROM atum.request_context c;
+    v_previous := api.idempotency_claim('ticket_create', p_idempotency_key, v_input);
+    IF v_previous IS NOT NULL THEN
+        RETURN v_previous;
+    END IF;
+    IF NOT v_ctx.is_staff AND atum.input_bigint(v_input, 'requester_id') IS DISTINCT FROM NULL
+       AND atum.input_bigint(v_input, 'requester_id') <> v_ctx.user_id THEN
+        RAISE EXCEPTION 'customers open tickets for themselves' USING ERRCODE = 'AT422', COLUMN = 'requester_id';
+    END IF;
+    INSERT INTO atum.tickets (organization_id, subject, description, priority, category_id, requester_id, channel)
+    VALUES (v_ctx.organization_id,
+            btrim(atum.input_text(v_input, 'subject', true)),
+            coalesce(atum.input_text(v_input, 'description'), ''),
+            coalesce(atum.input_enum(v_input, 'priority', enum_range(NULL::atum.ticket_priority)::text[]),
+                     'MEDIUM')::atum.ticket_priority,
+            atum.input_bigint(v_input, 'category_id'),
+            coalesce(atum.input_bigint(v_input, 'requester_id'), v_ctx.user_id),
+            CASE WHEN v_ctx.auth LIKE 't%' THEN 'api' WHEN v_ctx.is_staff THEN 'staff' ELSE 'portal' END::atum.ticket_channel)
+    RETURNING * INTO v_ticket;
+    RETURN api.idempotency_store(p_idempotency_key,
+                                          atum.ticket_json(v_ticket) || jsonb_build_object('tags', '[]'::jsonb));
+END
+$$;
+COMMENT ON FUNCTION api.ticket_create(jsonb, text) IS 'Opens a ticket (status NEW). With an Idempotency-Key, a repeated request returns the first answer and creates nothing. AT422: bad field; unknown category or requester.';
+
+CREATE OR REPLACE FUNCTION api.ticket_get(p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_result jsonb;
+BEGIN
+    SELECT atum.ticket_json(t)
+           || jsonb_build_object('tags', CASE WHEN (SELECT c.is_staff FROM atum.request_context c)
+                                              THEN atum.ticket_tags_json(t.organization_id, t.id) ELSE '[]' END)
+      INTO v_result
+      FROM atum.tickets t
+     WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND t.id = p_id;
+    IF v_result IS NULL THEN
+        RAISE EXCEPTION 'no ticket %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
+    END IF;
+    RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION api.ticket_get(bigint) IS 'One ticket with its SLA times (and tags, for staff). AT404 when it does not exist or is not the caller''s to see.';
+
+CREATE OR REPLACE FUNCTION api.ticket_list(p_query jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- ?status=&priority=&assignee_id=(id|me|none)&q=&limit=&after=. Newest first, keyset-paginated on
+-- (created_at, id). Customers see their own tickets, staff the organization's (RLS). q is a
+-- full-text query (web-search syntax: words, "phrases", -not, or) over subject and description.
+DECLARE
+    v_input    jsonb := atum.input_check(p_query, '{status,priority,assignee_id,q,limit,after}');
+    v_status   text := atum.input_enum(v_input, 'status', enum_range(NULL::atum.ticket_status)::text[]);
+    v_priority text := atum.input_enum(v_input, 'priority', enum_range(NULL::atum.ticket_priority)::text[]);
+    v_assignee text := btrim(atum.input_text(v_input, 'assignee_id'));
+    v_q        text := nullif(btrim(atum.input_text(v_input, 'q')), '');
+    v_limit    integer := atum.input_limit(v_input);
+    v_after    record := atum.cursor_read(v_input);
+    v_assignee_id bigint;
+    v_tsquery  tsquery;
+    v_items    jsonb[];
+BEGIN
+    IF v_assignee IS NOT NULL AND lower(v_assignee) NOT IN ('me', 'none') THEN
+        v_assignee_id := atum.input_bigint(v_input, 'assignee_id');
+    ELSIF lower(v_assignee) = 'me' THEN
+        v_assignee_id := (SELECT c.user_id FROM atum.request_context c);
+    END IF;
+    IF length(v_q) > 500 THEN
+        RAISE EXCEPTION 'q must be at most 500 characters' USING ERRCODE = 'AT422', COLUMN = 'q';
+    END IF;
+    v_tsquery := websearch_to_tsquery('simple'::regconfig, v_q);
+    SELECT array_agg(atum.ticket_json(t) ORDER BY t.created_at DESC, t.id DESC)
+      INTO v_items
+      FROM (SELECT t.*
+              FROM atum.tickets t
+             WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c)
+               AND (v_status IS NULL OR t.status = v_status::atum.ticket_status)
+               AND (v_priority IS NULL OR t.priority = v_priority::atum.ticket_priority)
+               AND (v_assignee IS NULL OR (lower(v_assignee) = 'none' AND t.assignee_id IS NULL)
+                    OR t.assignee_id = v_assignee_id)
+               AND (v_q IS NULL
+                    OR (setweight(to_tsvector('simple'::regconfig, t.subject), 'A')
+                        || setweight(to_tsvector('simple'::regconfig, t.description), 'B')) @@ v_tsquery)
+               AND (v_after.at IS NULL OR (t.created_at, t.id) < (v_after.at, v_after.id))
+             ORDER BY t.created_at DESC, t.id DESC
+             LIMIT v_limit + 1) AS t;
+    RETURN jsonb_build_object(
+        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
+        'next', CASE WHEN cardinality(v_items) > v_limit
+                     THEN atum.cursor_make((v_items[v_limit] ->> 'created_at')::timestamptz,
+                                                   (v_items[v_limit] ->> 'id')::bigint) END);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, newest first, filtered by status, priority, assignee (id, me, none) and full-text q; keyset pages {"items", "next"}.';
+
+CREATE OR REPLACE FUNCTION atum.require_staff(p_ticket_id bigint, p_what text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- Staff-only ticket actions: a customer is told "not allowed" about their own ticket (whose
+-- existence they know) and "not found" about any other, like everyone outside the organization.
+BEGIN
+    IF (SELECT c.is_staff FROM atum.request_context c) THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM atum.tickets t
+                WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND t.id = p_ticket_id) THEN
+        RAISE EXCEPTION 'only staff %', p_what USING ERRCODE = 'AT403';
+    END IF;
+    RAISE EXCEPTION 'no ticket %', p_ticket_id USING ERRCODE = 'AT404', COLUMN = 'id';
+END
+$$;
+COMMENT ON FUNCTION atum.require_staff(bigint, text) IS 'Raises AT403 (the caller''s own ticket) or AT404 (any other) unless the caller is staff.';
+
+CREATE OR REPLACE FUNCTION api.ticket_update(p_id bigint, p_body jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- Staff: {priority?, category_id?, team_id?, tags?}. Only the fields present change; null clears
+-- category and team. tags replaces the ticket's tags by the given names (new names become tags).
+-- A priority change recomputes the SLA due times from the start (the state machine does it).
+DECLARE
+    v_input jsonb := atum.input_check(p_body, '{priority,category_id,team_id,tags}');
+    v_org   bigint := (SELECT c.organization_id FROM atum.request_context c);
+    v_tags  text[];
+    v_found boolean;
+BEGIN
+    PERFORM atum.require_staff(p_id, 'change tickets');
+    UPDATE atum.tickets t
+       SET priority = CASE WHEN v_input ? 'priority'
+                           THEN coalesce(atum.input_enum(v_input, 'priority', enum_range(NULL::atum.ticket_priority)::text[]),
+                                         t.priority::text)::atum.ticket_priority
+                           ELSE t.priority END,
+           category_id = CASE WHEN v_input ? 'category_id' THEN atum.input_bigint(v_input, 'category_id') ELSE t.category_id END,
+           team_id = CASE WHEN v_input ? 'team_id' THEN atum.input_bigint(v_input, 'team_id') ELSE t.team_id END
+     WHERE t.organization_id = v_org AND t.id = p_id
+       AND (v_input ?| '{priority,category_id,team_id}');
+    v_found := FOUND OR EXISTS (SELECT 1 FROM atum.tickets t WHERE t.organization_id = v_org AND t.id = p_id);
+    IF NOT v_found THEN
+        RAISE EXCEPTION 'no ticket %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
+    END IF;
+    IF v_input ? 'tags' THEN
+        IF jsonb_typeof(v_input -> 'tags') <> 'array'
+           OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_input -> 'tags') e WHERE jsonb_typeof(e) <> 'string') THEN
+            RAISE EXCEPTION 'tags must be a list of names' USING ERRCODE = 'AT422', COLUMN = 'tags';
+        END IF;
+        v_tags := ARRAY(SELECT DISTINCT lower(btrim(e)) FROM jsonb_array_elements_text(v_input -> 'tags') e);
+        IF EXISTS (SELECT 1 FROM unnest(v_tags) g WHERE length(g) NOT BETWEEN 1 AND 50) OR cardinality(v_tags) > 50 THEN
+            RAISE EXCEPTION 'a tag name has 1 to 50 characters, and a ticket at most 50 tags'
+                USING ERRCODE = 'AT422', COLUMN = 'tags';
+        END IF;
+        INSERT INTO atum.tags (organization_id, name) SELECT v_org, g FROM unnest(v_tags) g
+        ON CONFLICT (organization_id, name) DO NOTHING;
+        DELETE FROM atum.ticket_tags tt
+         WHERE tt.organization_id = v_org AND tt.ticket_id = p_id
+           AND tt.tag_id NOT IN (SELECT g.id FROM atum.tags g WHERE g.organization_id = v_org AND g.name = ANY (v_tags));
+        INSERT INTO atum.ticket_tags (organization_id, ticket_id, tag_id)
+        SELECT v_org, p_id, g.id FROM atum.tags g WHERE g.organization_id = v_org AND g.name = ANY (v_tags)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN api.ticket_get(p_id);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_update(bigint, jsonb) IS 'Staff: changes priority, category, team and tags of a ticket. AT403 for a customer''s own ticket, AT404 when not visible, AT422 for bad fields or unknown category/team.';
+
+CREATE OR REPLACE FUNCTION api.ticket_assign(p_id bigint, p_body jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- {assignee_id}: managers and admins assign any active staff member (or null: unassigned); an
+-- agent assigns only themselves, or unassigns themselves.
+DECLARE
+    v_input    jsonb := atum.input_check(p_body, '{assignee_id}');
+    v_ctx      record;
+    v_assignee bigint;
+    v_current  bigint;
+BEGIN
+    IF NOT v_input ? 'assignee_id' THEN
+        RAISE EXCEPTION 'assignee_id is required (null to unassign)' USING ERRCODE = 'AT422', COLUMN = 'assignee_id';
+    END IF;
+    v_assignee := atum.input_bigint(v_input, 'assignee_id');
+    SELECT c.organization_id, c.user_id, c.role INTO v_ctx FROM atum.request_context c;
+    PERFORM atum.require_staff(p_id, 'assign tickets');
+    SELECT t.assignee_id INTO v_current FROM atum.tickets t WHERE t.organization_id = v_ctx.organization_id AND t.id = p_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no ticket %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
+    END IF;
+    IF v_ctx.role = 'agent' AND NOT (v_assignee = v_ctx.user_id OR (v_assignee IS NULL AND v_current = v_ctx.user_id)) THEN
+        RAISE EXCEPTION 'agents assign tickets only to themselves' USING ERRCODE = 'AT403', COLUMN = 'assignee_id';
+    END IF;
+    IF v_assignee IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM atum.users u WHERE u.organization_id = v_ctx.organization_id AND u.id = v_assignee
+           AND u.role <> 'customer' AND u.is_active) THEN
+        RAISE EXCEPTION 'no active staff member %', v_assignee USING ERRCODE = 'AT422', COLUMN = 'assignee_id';
+    END IF;
+    UPDATE atum.tickets t SET assignee_id = v_assignee WHERE t.organization_id = v_ctx.organization_id AND t.id = p_id;
+    RETURN api.ticket_get(p_id);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_assign(bigint, jsonb) IS 'Assigns a ticket: managers and admins to any active staff member, agents only to themselves. AT403/AT404/AT422 as usual.';
+
+CREATE OR REPLACE FUNCTION api.ticket_move(p_id bigint, p_body jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- {status, reason?}: the route form of api.ticket_transition; the state machine decides.
+DECLARE
+    v_input jsonb := atum.input_check(p_body, '{status,reason}');
+BEGIN
+    PERFORM api.ticket_transition(p_id, atum.input_text(v_input, 'status', true),
+                                  atum.input_text(v_input, 'reason'));
+    RETURN api.ticket_get(p_id);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_move(bigint, jsonb) IS 'Moves a ticket ({status, reason?}); AT491 (409) for a move the state machine refuses.';
+
+CREATE OR REPLACE FUNCTION api.ticket_accept_route(p_id bigint, p_body jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- {priority?, assignee_id?}: a manager accepts a NEW ticket; its SLA clock starts.
+DECLARE
+    v_input jsonb := atum.input_check(p_body, '{priority,assignee_id}');
+BEGIN
+    PERFORM api.ticket_accept(p_id, atum.input_text(v_input, 'priority'),
+                              atum.input_bigint(v_input, 'assignee_id'));
+    RETURN api.ticket_get(p_id);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_accept_route(bigint, jsonb) IS 'Manager: accepts a NEW ticket, optionally with priority and assignee; the SLA clock starts.';
+
+CREATE OR REPLACE FUNCTION api.ticket_reject(p_id bigint, p_body jsonb) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- {reason}: a manager rejects a NEW ticket; the reason is required and kept in the history.
+DECLARE
+    v_input jsonb := atum.input_check(p_body, '{reason}');
+BEGIN
+    PERFORM api.ticket_transition(p_id, 'REJECTED', atum.input_text(v_input, 'reason', true));
+    RETURN api.ticket_get(p_id);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_reject(bigint, jsonb) IS 'Manager: rejects a NEW ticket with a reason.';
+
+CREATE OR REPLACE FUNCTION api.triage_inbox(p_query jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- Managers' inbox: NEW tickets, oldest first (the longest waiting on top), keyset-paginated.
+DECLARE
+    v_input jsonb := atum.input_check(p_query, '{limit,after}');
+    v_limit integer := atum.input_limit(v_input);
+    v_after record := atum.cursor_read(v_input);
+    v_items jsonb[];
+BEGIN
+    IF (SELECT c.role FROM atum.request_context c) NOT IN ('manager', 'admin') THEN
+        RAISE EXCEPTION 'the triage inbox is for managers' USING ERRCODE = 'AT403';
+    END IF;
+    SELECT array_agg(atum.ticket_json(t) ORDER BY t.created_at, t.id) INTO v_items
+      FROM (SELECT t.* FROM atum.tickets t
+             WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND t.status = 'NEW'
+               AND (v_after.at IS NULL OR (t.created_at, t.id) > (v_after.at, v_after.id))
+             ORDER BY t.created_at, t.id
+             LIMIT v_limit + 1) AS t;
+    RETURN jsonb_build_object(
+        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
+        'next', CASE WHEN cardinality(v_items) > v_limit
+                     THEN atum.cursor_make((v_items[v_limit] ->> 'created_at')::timestamptz,
+                                                   (v_items[v_limit] ->> 'id')::bigint) END);
+END
+$$;
+COMMENT ON FUNCTION api.triage_inbox(jsonb) IS 'Manager: NEW tickets, oldest first, keyset pages {"items", "next"}.';
+
+CREATE OR REPLACE FUNCTION atum.comment_json(c atum.ticket_comments) RETURNS jsonb
+    LANGUAGE sql STABLE
+AS $$
+    SELECT jsonb_build_object('id', c.id, 'ticket_id', c.ticket_id, 'author_id', c.author_id, 'body', c.body,
+                              'internal', c.is_internal, 'channel', c.channel, 'created_at', c.created_at,
+                              'updated_at', c.updated_at)
+$$;
+COMMENT ON FUNCTION atum.comment_json(atum.ticket_comments) IS 'A comment as the API shows it.';
+
+CREATE OR REPLACE FUNCTION atum.require_ticket(p_ticket_id bigint) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM atum.tickets t
+                    WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND t.id = p_ticket_id) THEN
+        RAISE EXCEPTION 'no ticket %', p_ticket_id USING ERRCODE = 'AT404', COLUMN = 'id';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION atum.require_ticket(bigint) IS 'Raises AT404 unless the caller may see the ticket.';
+
+CREATE OR REPLACE FUNCTION api.comment_list(p_ticket_id bigint, p_query jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- The ticket's comments, oldest first; customers see the public ones (RLS).
+DECLARE
+    v_input jsonb := atum.input_check(p_query, '{limit,after}');
+    v_limit integer := atum.input_limit(v_input);
+    v_after record := atum.cursor_read(v_input);
+    v_items jsonb[];
+BEGIN
+    PERFORM atum.require_ticket(p_ticket_id);
+    SELECT array_agg(atum.comment_json(c) ORDER BY c.created_at, c.id) INTO v_items
+      FROM (SELECT c.* FROM atum.ticket_comments c
+             WHERE c.organization_id = (SELECT x.organization_id FROM atum.request_context x) AND c.ticket_id = p_ticket_id
+               AND (v_after.at IS NULL OR (c.created_at, c.id) > (v_after.at, v_after.id))
+             ORDER BY c.created_at, c.id
+             LIMIT v_limit + 1) AS c;
+    RETURN jsonb_build_object(
+        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
+        'next', CASE WHEN cardinality(v_items) > v_limit
+                     THEN atum.cursor_make((v_items[v_limit] ->> 'created_at')::timestamptz,
+                                                   (v_items[v_limit] ->> 'id')::bigint) END);
+END
+$$;
+COMMENT ON FUNCTION api.comment_list(bigint, jsonb) IS 'Comments of a ticket, oldest first, keyset pages; customers see public ones only.';
+
+CREATE OR REPLACE FUNCTION api.comment_create(p_ticket_id bigint, p_body jsonb, p_idempotency_key text DEFAULT NULL)
+RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- {body, internal?}: staff write public replies or internal notes; the requester writes public
+-- replies. The SLA engine reacts (first response; a waiting ticket resumes on the customer's reply).
+DECLARE
+    v_input    jsonb := atum.input_check(p_body, '{body,internal}');
+    v_ctx      record;
+    v_previous jsonb;
+    v_comment  atum.ticket_comments;
+BEGIN
+    SELECT c.organization_id, c.user_id, c.is_staff, c.auth INTO v_ctx FROM atum.request_context c;
+    PERFORM atum.require_ticket(p_ticket_id);
+    IF NOT v_ctx.is_staff AND atum.input_boolean(v_input, 'internal', false) THEN
+        RAISE EXCEPTION 'only staff write internal notes' USING ERRCODE = 'AT403', COLUMN = 'internal';
+    END IF;
+    v_previous := api.idempotency_claim('comment_create:' || p_ticket_id, p_idempotency_key, v_input);
+    IF v_previous IS NOT NULL THEN
+        RETURN v_previous;
+    END IF;
+    INSERT INTO atum.ticket_comments (organization_id, ticket_id, author_id, body, is_internal, channel)
+    VALUES (v_ctx.organization_id, p_ticket_id, v_ctx.user_id, atum.input_text(v_input, 'body', true),
+            atum.input_boolean(v_input, 'internal', false),
+            CASE WHEN v_ctx.auth LIKE 't%' THEN 'api' WHEN v_ctx.is_staff THEN 'staff' ELSE 'portal' END::atum.ticket_channel)
+    RETURNING * INTO v_comment;
+    RETURN api.idempotency_store(p_idempotency_key, atum.comment_json(v_comment));
+END
+$$;
+COMMENT ON FUNCTION api.comment_create(bigint, jsonb, text) IS 'Adds a comment (public reply, or internal note for staff). Idempotency-Key as for tickets. AT403: internal note by a customer; AT404: ticket not visible.';
+
+CREATE OR REPLACE FUNCTION api.ticket_history(p_ticket_id bigint, p_query jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- Staff: the ticket's audit timeline (every change to the ticket, its comments, tags, attachments,
+-- status moves and SLA events), oldest first, keyset-paginated on the audit sequence.
+DECLARE
+    v_input jsonb := atum.input_check(p_query, '{limit,after}');
+    v_limit integer := atum.input_limit(v_input, 100, 500);
+    v_after bigint := atum.input_bigint(v_input, 'after');
+    v_items jsonb[];
+BEGIN
+    PERFORM atum.require_staff(p_ticket_id, 'read the history');
+    PERFORM atum.require_ticket(p_ticket_id);
+    SELECT array_agg(jsonb_build_object(
+               'seq', a.seq, 'occurred_at', a.occurred_at, 'actor_user_id', a.actor_user_id, 'actor_role', a.actor_role,
+               'action', a.action, 'table', a.table_name, 'row_key', a.row_key, 'old', a.old_values, 'new', a.new_values)
+               ORDER BY a.seq) INTO v_items
+      FROM (SELECT a.* FROM atum.audit_log a
+             WHERE a.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND a.ticket_id = p_ticket_id
+               AND (v_after IS NULL OR a.seq > v_after)
+             ORDER BY a.seq
+             LIMIT v_limit + 1) AS a;
+    RETURN jsonb_build_object(
+        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
+        'next', CASE WHEN cardinality(v_items) > v_limit THEN (v_items[v_limit] ->> 'seq') END);
+END
+$$;
+COMMENT ON FUNCTION api.ticket_history(bigint, jsonb) IS 'Staff: the audit timeline of a ticket, oldest first, keyset pages on the audit sequence.';
