@@ -7,14 +7,16 @@ api/routes.py; what every request goes through is api/middleware.py.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from psycopg_pool import PoolTimeout
 
-from api import metrics
+from api import logs, metrics
 from api.context import POOL, QUERIES, SETTINGS
-from api.db import make_pool
+from api.db import make_pool, unreachable_reason
 from api.middleware import middleware
 from api.routes import ROUTES
 from atumdesk.migrate import migration_ids
@@ -50,7 +52,7 @@ async def readyz(request: web.Request) -> web.Response:
         async with request.app[POOL].connection(timeout=5) as conn:
             cur = await conn.execute(query("health", QUERIES))
             row = await cur.fetchone()
-        facts = row[0] if row else {}
+        facts = json.loads(row[0]) if row else {}  # the pool hands jsonb over as text (api/db.py)
         missing = sorted(set(migration_ids()) - set(facts.get("migrations", [])))
         checks = {"database": "ok", "migrations": "ok" if not missing else f"pending: {', '.join(missing)}",
                   "cron_heartbeat_at": facts.get("cron_heartbeat_at")}
@@ -69,6 +71,11 @@ async def _pool(app: web.Application) -> AsyncIterator[None]:
     pool = make_pool(app[SETTINGS])
     await pool.open(wait=False)
     app[POOL] = pool
+    try:
+        await pool.wait(timeout=5)
+    except PoolTimeout:
+        log.warning("PostgreSQL is not reachable (%s); serving 503 and retrying until it is",
+                    await unreachable_reason(app[SETTINGS]))
     yield
     await pool.close()
 
@@ -87,7 +94,8 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def serve(settings: Settings, *, host: str, port: int) -> None:
-    """Run the HTTP server until SIGINT or SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """Run the HTTP server until SIGINT or SIGTERM; then stop accepting connections and let the
+    requests in flight finish (up to 30 seconds) before closing the pool."""
+    logs.configure()
     web.run_app(create_app(settings), host=host, port=port, print=lambda msg: log.info("%s", msg.strip()),
-                access_log=log)
+                access_log=None, shutdown_timeout=30)

@@ -13,11 +13,11 @@ SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", AsyncConnectionPool)
 
 # Set on each request by the middlewares (api/middleware.py).
-REQUEST_ID = "atum.request_id"
-TOKEN = "atum.token"            # the session or API token presented, or None
-AUTH_KIND = "atum.auth_kind"    # "cookie", "bearer" or None
-CLIENT_IP = "atum.client_ip"    # the client's address (X-Forwarded-For only from a trusted proxy)
-IS_HTTPS = "atum.is_https"
+REQUEST_ID = web.RequestKey("request_id", str)
+TOKEN = web.RequestKey[str | None]("token")          # the session or API token presented
+AUTH_KIND = web.RequestKey[str | None]("auth_kind")  # "cookie", "bearer" or None
+CLIENT_IP = web.RequestKey[str | None]("client_ip")  # X-Forwarded-For counts only from a trusted proxy
+IS_HTTPS = web.RequestKey("is_https", bool)
 
 QUERIES = Path(__file__).with_name("queries.sql")
 SESSION_COOKIE = "atum_session"

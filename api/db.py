@@ -18,6 +18,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool
 
 from api.context import POOL, QUERIES, TOKEN
+from atumdesk.db import first_line
 from atumdesk.queries import query
 from atumdesk.settings import Settings
 
@@ -32,10 +33,22 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
 
 
 def make_pool(settings: Settings) -> AsyncConnectionPool:
-    """The pool of the HTTP process (opened and closed with the app)."""
+    """The pool of the HTTP process (opened and closed with the app). A request waits at most
+    ATUM_DB_WAIT seconds (10) for a connection, then gets 503 rather than hanging while PostgreSQL
+    is away; the pool keeps reconnecting in the background."""
     return AsyncConnectionPool(settings.database_url, open=False, min_size=2, max_size=settings.db_pool_size,
                                configure=_configure, kwargs={"application_name": "atumdesk-http"},
-                               name="atumdesk-http")
+                               name="atumdesk-http", timeout=settings.db_wait_seconds)
+
+
+async def unreachable_reason(settings: Settings) -> str:
+    """Why PostgreSQL cannot be reached, in libpq's first line (for the start-up message)."""
+    try:
+        conn = await AsyncConnection.connect(settings.database_url, connect_timeout=3)
+    except Exception as exc:  # any failure is the answer we want to show
+        return first_line(exc, "connection failed")
+    await conn.close()
+    return "it answers now"
 
 
 @asynccontextmanager

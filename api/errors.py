@@ -34,10 +34,9 @@ STATUS_BY_SQLSTATE = {
 }
 STATUS_BY_CLASS = {"22": 422, "23": 422, "08": 503, "53": 503, "57": 503}
 
-# A constraint named <table>_<column>_<suffix> names its column (our naming rule); foreign keys
-# are <table>_organization_id_<column>_fkey.
-_CONSTRAINT = re.compile(r"^(?:[a-z]+_)*?(?:organization_id_)?(?P<column>[a-z_]+?)_(?:fkey|key|check|length|format|"
-                         r"positive|nonnegative|range|safe|argon2id|order|excl)$")
+# Our constraints are named <table>_<column>_<what> (users_email_key, tickets_subject_length); a
+# foreign key within a tenant is <table>_organization_id_<column>_fkey.
+_SUFFIX = re.compile(r"_(?:fkey|key|check|length|format|positive|nonnegative|range|safe|argon2id|order|excl)$")
 
 
 class Problem(Exception):
@@ -71,15 +70,22 @@ def problem_response(status: int, detail: str, *, field: str | None = None,
                         text=json.dumps(problem_body(status, detail, field=field, **extra)))
 
 
-def _constraint_field(name: str | None) -> str | None:
-    match = _CONSTRAINT.match(name or "")
-    return match.group("column") if match else None
+def _constraint_field(table: str | None, name: str | None) -> str | None:
+    """The column a constraint is about, read from its name."""
+    if not name or not table or not name.startswith(table + "_") or not _SUFFIX.search(name):
+        return None
+    column = _SUFFIX.sub("", name.removeprefix(table + "_"))
+    return column.removeprefix("organization_id_") or None
 
 
 def database_problem(exc: psycopg.Error, request_id: str) -> web.Response | None:
     """The response for a database refusal, or None when the error is not one we map (a 500)."""
     diag = exc.diag
     code = diag.sqlstate or ""
+    if not code and isinstance(exc, psycopg.OperationalError):
+        # No connection (PostgreSQL down or restarting, pool exhausted): the client may retry.
+        return problem_response(503, "the database is unavailable; try again shortly", request_id=request_id,
+                                headers={"Retry-After": "5"})
     status = STATUS_BY_SQLSTATE.get(code) or STATUS_BY_CLASS.get(code[:2])
     if status is None:
         return None
@@ -88,13 +94,13 @@ def database_problem(exc: psycopg.Error, request_id: str) -> web.Response | None
     if code.startswith("AT"):
         pass  # our own message, written for people
     elif code == "23505":
-        field = field or _constraint_field(diag.constraint_name)
+        field = field or _constraint_field(diag.table_name, diag.constraint_name)
         detail = f"{field or 'this value'} is already taken"
     elif code == "23503":
-        field = field or _constraint_field(diag.constraint_name)
+        field = field or _constraint_field(diag.table_name, diag.constraint_name)
         detail = f"{field or 'a referenced record'} does not exist"
     elif code in ("23514", "23P01"):
-        field = field or _constraint_field(diag.constraint_name)
+        field = field or _constraint_field(diag.table_name, diag.constraint_name)
         detail = f"{field or 'a value'} is not valid ({diag.constraint_name})"
     elif code == "23502":
         detail = f"{field or 'a value'} is required"

@@ -120,10 +120,15 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     settings = request.app[SETTINGS]
     request_id = uuid.uuid4().hex
     request[REQUEST_ID] = request_id
-    request[CLIENT_IP], request[IS_HTTPS] = client_of(request, settings)
+    client_ip, is_https = client_of(request, settings)
+    request[CLIENT_IP] = client_ip
+    request[IS_HTTPS] = is_https
+    request[TOKEN] = request[AUTH_KIND] = None
     response: web.StreamResponse
     try:
-        request[TOKEN], request[AUTH_KIND] = _token(request)
+        token, auth_kind = _token(request)
+        request[TOKEN] = token
+        request[AUTH_KIND] = auth_kind
         if request.path.startswith("/api/"):
             _check_origin(request)
             _check_content_type(request)

@@ -71,3 +71,99 @@ SELECT api.ticket_accept_route(%s, %s)
 
 -- ticket_reject --
 SELECT api.ticket_reject(%s, %s)
+
+-- attachment_upload_check --
+SELECT api.attachment_upload_check(%s)
+
+-- attachment_store_lock --
+SELECT api.attachment_store_lock()
+
+-- attachment_create --
+SELECT api.attachment_create(%s, %s, %s, %s, %s, %s)
+
+-- attachment_list --
+SELECT api.attachment_list(%s, %s)
+
+-- attachment_get --
+SELECT api.attachment_get(%s)
+
+-- admin_user_list --
+SELECT api.user_list(%s)
+
+-- admin_user_get --
+SELECT api.user_get(%s)
+
+-- admin_user_update --
+SELECT api.user_update(%s, %s)
+
+-- admin_team_list --
+SELECT api.team_list(%s)
+
+-- admin_team_create --
+SELECT api.team_create(%s)
+
+-- admin_team_get --
+SELECT api.team_get(%s)
+
+-- admin_team_update --
+SELECT api.team_update(%s, %s)
+
+-- admin_team_delete --
+SELECT api.team_delete(%s)
+
+-- admin_team_member_add --
+SELECT api.team_member_add(%s, %s)
+
+-- admin_team_member_remove --
+SELECT api.team_member_remove(%s, %s)
+
+-- category_choices --
+SELECT api.category_choices(%s)
+
+-- admin_category_list --
+SELECT api.category_list(%s)
+
+-- admin_category_create --
+SELECT api.category_create(%s)
+
+-- admin_category_get --
+SELECT api.category_get(%s)
+
+-- admin_category_update --
+SELECT api.category_update(%s, %s)
+
+-- admin_category_delete --
+SELECT api.category_delete(%s)
+
+-- admin_sla_policy_list --
+SELECT api.sla_policy_list()
+
+-- admin_sla_policy_put --
+SELECT api.sla_policy_put(%s, %s)
+
+-- admin_calendar_list --
+SELECT api.calendar_list(%s)
+
+-- admin_calendar_create --
+SELECT api.calendar_create(%s)
+
+-- admin_calendar_get --
+SELECT api.calendar_get(%s)
+
+-- admin_calendar_update --
+SELECT api.calendar_update(%s, %s)
+
+-- admin_calendar_hours_put --
+SELECT api.calendar_hours_put(%s, %s)
+
+-- admin_holiday_add --
+SELECT api.holiday_add(%s, %s)
+
+-- admin_holiday_remove --
+SELECT api.holiday_remove(%s, %s)
+
+-- admin_organization_get --
+SELECT api.organization_get()
+
+-- admin_organization_update --
+SELECT api.organization_update(%s)

@@ -10,7 +10,7 @@ from typing import LiteralString
 
 from aiohttp import web
 
-from api import auth
+from api import admin, attachments, auth, openapi
 from api.context import QUERIES
 from api.db import call
 from api.web_io import body_param, json_text, path_id, query_param
@@ -103,6 +103,9 @@ ROUTES: list[web.RouteDef] = [
     web.post(f"/api/v1/tickets/{ID}/assign", ticket_assign),
     web.get(f"/api/v1/tickets/{ID}/comments", comment_list, allow_head=False),
     web.post(f"/api/v1/tickets/{ID}/comments", comment_create),
+    web.get(f"/api/v1/tickets/{ID}/attachments", attachments.attachment_list, allow_head=False),
+    web.post(f"/api/v1/tickets/{ID}/attachments", attachments.upload),
+    web.get(f"/api/v1/attachments/{ID}", attachments.download, allow_head=False),
     web.get(f"/api/v1/tickets/{ID}/history", ticket_history, allow_head=False),
     web.get("/api/v1/internal/tickets/new", triage_inbox, allow_head=False),
     web.post(f"/api/v1/internal/tickets/{ID}/accept", ticket_accept),
@@ -111,4 +114,6 @@ ROUTES: list[web.RouteDef] = [
     web.get("/api/v1/admin/api-tokens", auth.api_token_list, allow_head=False),
     web.post("/api/v1/admin/api-tokens", auth.api_token_create),
     web.delete(f"/api/v1/admin/api-tokens/{ID}", auth.api_token_revoke),
+    web.get("/api/v1/openapi.json", openapi.document, allow_head=False),
 ]
+ROUTES += admin.ROUTES  # users, teams, categories, SLA policies, calendars, organization

@@ -66,3 +66,14 @@ SELECT id, email, role::text FROM atum.user_create(%(org)s, %(email)s, %(role)s,
 
 -- pending_migrations --
 SELECT count(*) FROM public._yoyo_migration
+
+-- attachment_store_lock_exclusive --
+-- The orphan sweep (atumdesk/attachments.py) holds the store lock exclusively while it decides;
+-- uploads hold it shared (api.attachment_store_lock) from placing a file to committing its row.
+SELECT pg_advisory_xact_lock(atum.attachment_store_key())
+
+-- attachment_orphans --
+-- Of the given SHA-256 values, those no attachment row of any organization references (the owner
+-- bypasses row-level security; attachments_sha256_idx answers each one).
+SELECT s.sha256 FROM unnest(%(candidates)s::bytea[]) AS s (sha256)
+ WHERE NOT EXISTS (SELECT 1 FROM atum.attachments a WHERE a.sha256 = s.sha256)

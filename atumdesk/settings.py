@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,15 @@ def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+def _location(env: dict[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+/?", raw):
+        raise SettingsError(f"{name} must be a URL path such as /_attachments, got {raw!r}")
+    return raw.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives, how to reach PostgreSQL, and how to serve HTTP."""
@@ -77,6 +87,10 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = field(default=())
     attachment_max_bytes: int = 25 * 1024 * 1024
     db_pool_size: int = 10
+    db_wait_seconds: int = 10
+    # nginx location that serves the attachment store internally (X-Accel-Redirect); None: the app
+    # streams attachment downloads itself.
+    accel_redirect_prefix: str | None = None
 
     @property
     def database_name(self) -> str:
@@ -131,4 +145,6 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         trusted_proxies=_networks(env, "ATUM_TRUSTED_PROXIES"),
         attachment_max_bytes=_int(env, "ATUM_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, 1, 10 * 1024**3),
         db_pool_size=_int(env, "ATUM_DB_POOL_SIZE", 10, 2, 500),
+        db_wait_seconds=_int(env, "ATUM_DB_WAIT", 10, 1, 600),
+        accel_redirect_prefix=_location(env, "ATUM_ACCEL_REDIRECT_PREFIX"),
     )

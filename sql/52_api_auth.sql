@@ -302,9 +302,12 @@ CREATE OR REPLACE FUNCTION api.api_token_list() RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    -- RLS shows admins their organization's tokens and everyone else none.
-    SELECT jsonb_build_object('items', coalesce(jsonb_agg(atum.api_token_json(t) ORDER BY t.id), '[]'), 'next', NULL)
-      FROM atum.api_tokens t
+    -- RLS shows admins their organization's tokens and everyone else none. The columns are named
+    -- (no whole row): the app may not read token_hash, not even to leave it out.
+    SELECT jsonb_build_object('items', coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id), '[]'), 'next', NULL)
+      FROM (SELECT t.id, t.name, t.user_id, t.role, t.created_by, t.created_at, t.expires_at, t.last_used_at,
+                   t.revoked_at
+              FROM atum.api_tokens t) AS t
 $$;
 COMMENT ON FUNCTION api.api_token_list() IS 'Admin: the organization''s API tokens (without secrets).';
 

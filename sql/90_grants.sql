@@ -75,3 +75,34 @@ GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO atum_reporting;
 GRANT SELECT (id, slug, name, time_zone, created_at, ticket_prefix) ON atum.organizations TO atum_reporting;
 GRANT SELECT (organization_id, id, display_name, role, is_active) ON atum.users TO atum_reporting;
 GRANT SELECT ON atum.teams, atum.categories, atum.tickets, atum.sla_events, atum.reporting_grants TO atum_reporting;
+
+-- Attachments (sql/57_api_attachments.sql).
+GRANT EXECUTE ON FUNCTION
+    api.attachment_upload_check(bigint), api.attachment_store_lock(),
+    api.attachment_create(bigint, jsonb, text, text, bigint, bytea), api.attachment_list(bigint, jsonb),
+    api.attachment_get(bigint),
+    atum.attachment_filename(text), atum.attachment_content_type(text), atum.attachment_store_key(),
+    atum.attachment_json(atum.attachments)
+    TO atum_app;
+
+-- Admin routes (sql/56_api_admin.sql). Admins change the reopen window and auto-close period too.
+GRANT UPDATE (reopen_window_days, auto_close_days) ON atum.organizations TO atum_app;
+GRANT EXECUTE ON FUNCTION
+    atum.require_role(atum.user_role, text), atum.input_integer(jsonb, text, boolean),
+    atum.input_numeric(jsonb, text, boolean), atum.input_time_zone(jsonb, text, boolean),
+    atum.input_date(jsonb, text, boolean), atum.constraint_field(text), atum.constraint_raise(text, text, text),
+    atum.page_json(jsonb[], integer),
+    api.user_list(jsonb), api.user_get(bigint), api.user_update(bigint, jsonb),
+    atum.team_json(atum.teams), api.team_list(jsonb), api.team_get(bigint), api.team_create(jsonb),
+    api.team_update(bigint, jsonb), api.team_delete(bigint), atum.team_member_check(bigint, bigint),
+    api.team_member_add(bigint, bigint), api.team_member_remove(bigint, bigint),
+    atum.category_json(atum.categories), api.category_list(jsonb), api.category_choices(jsonb),
+    api.category_get(bigint), api.category_create(jsonb), api.category_update(bigint, jsonb),
+    api.category_delete(bigint),
+    atum.sla_policy_json(atum.sla_policies), api.sla_policy_list(), api.sla_policy_put(text, jsonb),
+    atum.calendar_json(atum.business_calendars, boolean), atum.calendar_hours_replace(bigint, jsonb),
+    atum.calendar_make_default(bigint), api.calendar_list(jsonb), api.calendar_get(bigint),
+    api.calendar_create(jsonb), api.calendar_update(bigint, jsonb), api.calendar_hours_put(bigint, jsonb),
+    api.holiday_add(bigint, jsonb), api.holiday_remove(bigint, jsonb),
+    atum.organization_json(atum.organizations), api.organization_get(), api.organization_update(jsonb)
+    TO atum_app;

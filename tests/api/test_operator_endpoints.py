@@ -4,10 +4,13 @@ its reasons, and the security headers every response carries."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from psycopg.conninfo import make_conninfo
 
@@ -75,3 +78,20 @@ def test_readiness_fails_but_liveness_holds_without_a_database(db: Database) -> 
         assert body["checks"]["database"].startswith("unreachable")
 
     call(settings_for(db, ATUM_DATABASE_URL=unreachable), check)
+
+
+def test_with_postgresql_down_the_server_starts_says_why_and_answers_503(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    nowhere = make_conninfo(host=str(tmp_path), port=5999, user="atum_app", dbname="atumdesk")
+    settings = load({"ATUM_DATA_DIR": str(tmp_path), "ATUM_DATABASE_URL": nowhere, "ATUM_DB_WAIT": "1"})
+
+    async def check(client: TestClient) -> None:
+        assert (await client.get("/healthz")).status == 200
+        assert (await client.get("/readyz")).status == 503
+        response = await client.get("/api/v1/me", headers={"Authorization": "Bearer atum_s_x"})
+        assert response.status == 503 and response.content_type == "application/problem+json"
+        assert "Retry-After" in response.headers
+
+    with caplog.at_level(logging.WARNING, logger="atumdesk.http"):
+        call(settings, check)
+    assert any("PostgreSQL is not reachable" in r.getMessage() for r in caplog.records)

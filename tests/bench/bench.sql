@@ -273,3 +273,46 @@ SELECT atum_private.session_issue(s.organization_id, s.manager_id, interval '2 h
 
 -- sla_accept_timing --
 CALL bench.accept_timing(%(token)s, %(ticket_ids)s)
+
+-- http_subject --
+-- The HTTP benchmark's organization (the demo loader's showcase, alone in its database): the
+-- manager who makes every request, and the range of its ticket ids (gets pick one at random).
+SELECT o.id AS organization_id,
+       (SELECT u.id FROM atum.users u
+         WHERE u.organization_id = o.id AND u.role = 'manager' ORDER BY u.id LIMIT 1) AS user_id,
+       min(t.id) AS first_id, max(t.id) AS last_id, count(t.id) AS tickets
+  FROM atum.organizations o JOIN atum.tickets t ON t.organization_id = o.id
+ WHERE o.slug = 'demo'
+ GROUP BY o.id
+
+-- http_tickets --
+SELECT count(*) AS tickets FROM atum.tickets WHERE organization_id = %(organization_id)s
+
+-- pgbench_ticket_create --
+-- pgbench scripts (run with -M prepared; not for psycopg): the transaction of each measured route
+-- as api/db.py sends it, one pipeline. Variables from pgbench -D: token, first_id, last_id.
+\startpipeline
+BEGIN;
+SELECT api.authenticate(:token);
+SELECT api.ticket_create('{"subject": "Printer on the third floor is jammed", "description": "Paper jam in tray 2, the display shows error E-104. Urgent: payroll runs today."}', NULL);
+COMMIT;
+\endpipeline
+
+-- pgbench_ticket_get --
+\set id random(:first_id, :last_id)
+\startpipeline
+BEGIN;
+SELECT api.authenticate(:token);
+SET TRANSACTION READ ONLY;
+SELECT api.ticket_get(:id);
+COMMIT;
+\endpipeline
+
+-- pgbench_ticket_list --
+\startpipeline
+BEGIN;
+SELECT api.authenticate(:token);
+SET TRANSACTION READ ONLY;
+SELECT api.ticket_list('{"limit": "50"}');
+COMMIT;
+\endpipeline

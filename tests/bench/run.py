@@ -10,7 +10,11 @@ CPU figures, not disk figures), migrates two databases, and measures
 3. the RLS cost on the larger database (see tests/bench/rls.py);
 4. the SLA engine on a third database with N open tickets in N/1000 organizations: the sweep with
    nothing due and with 1% crossing a threshold, accepting a ticket, bulk due times
-   (see tests/bench/sla.py).
+   (see tests/bench/sla.py);
+5. the HTTP API at 32 concurrent clients against pgbench calling the same ``api.*`` functions, on a
+   fourth database with one organization of min(N, 100,000) tickets (see tests/bench/http.py).
+
+``--only`` runs some of them while developing (``rls`` includes the two demo loads).
 
 A table is printed at the end and the figures are written as JSON (default ``bench-results.json``
 at the repository root). ``ATUM_BENCH_TICKETS`` and ``ATUM_BENCH_OUTPUT`` set N and the path when
@@ -41,7 +45,7 @@ from atumdesk import settings as settings_mod
 from atumdesk.instance import Instance
 from atumdesk.migrate import migrate
 from atumdesk.settings import APP_ROLE, Settings
-from tests.bench import rls, sla
+from tests.bench import http, rls, sla
 
 PORT = 54329
 #: These are CPU benchmarks: nothing needs to survive a crash of the throwaway cluster.
@@ -50,6 +54,7 @@ SMALL_TICKETS = 100_000
 DEFAULT_TICKETS = 1_000_000
 GOAL_SMALL_SECONDS = 30.0
 GOAL_FULL_SECONDS = 300.0  # "a few minutes"
+BENCHMARKS = ("rls", "sla", "http")
 
 
 def _log(message: str) -> None:
@@ -118,8 +123,8 @@ def _remove(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def bench(tickets: int) -> dict[str, Any]:
-    """Run every benchmark on a throwaway instance; returns the JSON document."""
+def bench(tickets: int, *, only: Sequence[str] = BENCHMARKS, http_seconds: float = http.SECONDS) -> dict[str, Any]:
+    """Run the benchmarks (all, or those in ``only``) on a throwaway instance; returns the JSON document."""
     root = Path(tempfile.mkdtemp(prefix="atumdesk-bench-"))
     root.chmod(0o755)  # the server runs as an unprivileged user that must reach its folder
     instance = Instance(root / "pg", port=PORT, extra_settings=FAST_SETTINGS)
@@ -127,32 +132,30 @@ def bench(tickets: int) -> dict[str, Any]:
     try:
         instance.init()
         instance.start()
-        small_tickets = min(tickets, SMALL_TICKETS)
-        small = _settings(root, "bench_small")
-        _log(f"loading {small_tickets:,} demo tickets (default organizations) ...")
-        results["demo_load_small"] = _load(small, small_tickets)
-        results["demo_load_small"].update(goal_seconds=GOAL_SMALL_SECONDS,
-                                          passed=results["demo_load_small"]["seconds"] < GOAL_SMALL_SECONDS)
-        measured = small
-        if tickets > SMALL_TICKETS:
-            measured = _settings(root, "bench_full")
-            _log(f"loading {tickets:,} demo tickets (default organizations) ...")
-            results["demo_load_full"] = _load(measured, tickets)
-            results["demo_load_full"].update(goal_seconds=GOAL_FULL_SECONDS,
-                                             passed=results["demo_load_full"]["seconds"] < GOAL_FULL_SECONDS)
-        _log("measuring the cost of row-level security ...")
-        _settle(measured)
-        results["rls"] = rls.run(measured, log=_log)
-        results["sla"] = sla.run(_settings(root, "bench_sla"), tickets=tickets, log=_log)
-        machine = _machine(measured)
+        databases: list[Settings] = []
+        if "rls" in only:
+            databases.append(_load_and_rls(root, tickets, results))
+        if "sla" in only:
+            databases.append(_settings(root, "bench_sla"))
+            results["sla"] = sla.run(databases[-1], tickets=tickets, log=_log)
+        if "http" in only:
+            databases.append(_settings(root, "bench_http"))
+            results["http"] = http.run(databases[-1], tickets=min(tickets, http.TICKETS), seconds=http_seconds,
+                                       log=_log)
+        machine = _machine(databases[0])
     finally:
         try:
             instance.stop()
         finally:
             _remove(root)
     passed = [r["passed"] for k, r in results.items() if k.startswith("demo_load")]
-    passed += [v["passed"] for v in results["rls"]["variants"].values()]
-    passed += [results["sla"][k]["passed"] for k in ("sweep_idle", "sweep_crossing", "accept")]
+    if "rls" in results:
+        passed += [v["passed"] for v in results["rls"]["variants"].values()]
+    if "sla" in results:
+        passed += [results["sla"][k]["passed"] for k in ("sweep_idle", "sweep_crossing", "accept")]
+    if "http" in results:
+        passed += [v["passed"] for v in results["http"]["operations"].values()]
+        passed.append(results["http"]["server"]["passed"])
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
@@ -162,6 +165,27 @@ def bench(tickets: int) -> dict[str, Any]:
         "goals_met": sum(passed),
         "goals": len(passed),
     }
+
+
+def _load_and_rls(root: Path, tickets: int, results: dict[str, Any]) -> Settings:
+    """The two demo loads, then the RLS benchmark on the larger database (returned)."""
+    small_tickets = min(tickets, SMALL_TICKETS)
+    small = _settings(root, "bench_small")
+    _log(f"loading {small_tickets:,} demo tickets (default organizations) ...")
+    results["demo_load_small"] = _load(small, small_tickets)
+    results["demo_load_small"].update(goal_seconds=GOAL_SMALL_SECONDS,
+                                      passed=results["demo_load_small"]["seconds"] < GOAL_SMALL_SECONDS)
+    measured = small
+    if tickets > SMALL_TICKETS:
+        measured = _settings(root, "bench_full")
+        _log(f"loading {tickets:,} demo tickets (default organizations) ...")
+        results["demo_load_full"] = _load(measured, tickets)
+        results["demo_load_full"].update(goal_seconds=GOAL_FULL_SECONDS,
+                                         passed=results["demo_load_full"]["seconds"] < GOAL_FULL_SECONDS)
+    _log("measuring the cost of row-level security ...")
+    _settle(measured)
+    results["rls"] = rls.run(measured, log=_log)
+    return measured
 
 
 def table(document: dict[str, Any]) -> str:
@@ -175,13 +199,16 @@ def table(document: dict[str, Any]) -> str:
                          f"{r['seconds']:.1f} s", f"< {r['goal_seconds']:.0f} s", "ok" if r["passed"] else "MISSED"))
             if "seconds_at_100k" in r and r["tickets"] > SMALL_TICKETS:
                 rows.append(("  ... first 100,000 tickets committed", f"{r['seconds_at_100k']:.1f} s", "", ""))
-    for name, v in results["rls"]["variants"].items():
+    for name, v in results.get("rls", {}).get("variants", {}).items():
         rows.append((f"RLS {name}: {v['description']}",
                      f"{v['with_median_ms']:.3f} / {v['without_median_ms']:.3f} ms", "", ""))
         rows.append(("  p95 with / without RLS; ratio of medians",
                      f"{v['with_p95_ms']:.3f} / {v['without_p95_ms']:.3f} ms; {v['ratio']:.2f}x",
                      f"< {v['goal_ratio']}x", "ok" if v["passed"] else "MISSED"))
-    rows.extend(_sla_rows(results["sla"]))
+    if "sla" in results:
+        rows.extend(_sla_rows(results["sla"]))
+    if "http" in results:
+        rows.extend(_http_rows(results["http"]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "-" * len(lines[0]))
@@ -210,6 +237,27 @@ def _sla_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _http_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for o in r["operations"].values():
+        h, p = o["http"], o["pgbench"]
+        rows += [
+            (f"HTTP {o['description']}, {r['concurrency']} clients, {r['tickets_before']:,} tickets",
+             f"{h['requests_per_second']:,} / {p['transactions_per_second']:,} /s; {o['ratio']:.2f}x",
+             f">= {o['goal_ratio']}x", "ok" if o["ratio"] >= o["goal_ratio"] else "MISSED"),
+            ("  p50 / p99 over HTTP (pgbench)",
+             f"{h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms ({p['p50_ms']:.1f} / {p['p99_ms']:.1f})",
+             f"p99 < {o['goal_p99_ms']:.0f} ms", "ok" if h["p99_ms"] < o["goal_p99_ms"] else "MISSED"),
+        ]
+        if h["errors"] or p["errors"]:
+            rows.append(("  errors over HTTP / pgbench", f"{h['errors']:,} / {p['errors']:,}", "0", "MISSED"))
+    server = r["server"]
+    rows.append((f"HTTP server peak memory ({server['processes']} process(es), pool {server['pool_size']})",
+                 f"{server['peak_rss_mb']:.0f} MB", f"< {server['goal_rss_mb']:.0f} MB",
+                 "ok" if server["passed"] else "MISSED"))
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run, print the table, write the JSON."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.splitlines()[0])
@@ -219,10 +267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path,
                         default=Path(os.environ.get("ATUM_BENCH_OUTPUT") or PROJECT_ROOT / "bench-results.json"),
                         help="where the JSON goes (env ATUM_BENCH_OUTPUT; default bench-results.json)")
+    parser.add_argument("--only", action="append", choices=BENCHMARKS,
+                        help="run only this benchmark (repeatable; rls includes the demo loads)")
+    parser.add_argument("--http-seconds", type=float, default=http.SECONDS,
+                        help=f"seconds per HTTP and pgbench run (default {http.SECONDS:.0f})")
     args = parser.parse_args(argv)
     if args.tickets < 1:
         parser.error("--tickets must be at least 1")
-    document = bench(args.tickets)
+    if args.http_seconds < 1:
+        parser.error("--http-seconds must be at least 1")
+    document = bench(args.tickets, only=args.only or BENCHMARKS, http_seconds=args.http_seconds)
     print()
     print(table(document))
     args.output.write_text(json.dumps(document, indent=2) + "\n")
