@@ -25,6 +25,26 @@ AS $$
 $$;
 COMMENT ON FUNCTION atum.sessions_purge(interval) IS 'Deletes sessions that ended more than p_keep ago; returns how many.';
 
+CREATE OR REPLACE FUNCTION atum.sign_in_state_purge() RETURNS integer
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Throttling windows long over (and not locked), Idempotency-Keys past their 24 hours, and
+    -- password-reset and invitation tokens that expired or were used a week ago.
+    WITH throttles AS (
+        DELETE FROM atum.login_throttles t
+         WHERE t.window_started_at < now() - interval '1 day' AND (t.locked_until IS NULL OR t.locked_until < now())
+        RETURNING 1
+    ), keys AS (
+        DELETE FROM atum.idempotency_keys k WHERE k.created_at < now() - interval '24 hours' RETURNING 1
+    ), tokens AS (
+        DELETE FROM atum.user_tokens u
+         WHERE coalesce(u.used_at, u.expires_at) < now() - interval '7 days' RETURNING 1
+    )
+    SELECT ((SELECT count(*) FROM throttles) + (SELECT count(*) FROM keys) + (SELECT count(*) FROM tokens))::integer
+$$;
+COMMENT ON FUNCTION atum.sign_in_state_purge() IS 'Deletes old sign-in throttling windows, expired Idempotency-Keys and used or expired user tokens; returns how many rows.';
+
 CREATE OR REPLACE FUNCTION atum.request_contexts_purge() RETURNS integer
     LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -65,6 +85,7 @@ AS $$
         ('heartbeat',      '* * * * *',  'SELECT atum.cron_heartbeat(''heartbeat'')'),
         ('sessions-purge', '17 3 * * *', 'SELECT atum.sessions_purge()'),
         ('request-contexts-purge', '*/15 * * * *', 'SELECT atum.request_contexts_purge()'),
+        ('sign-in-state-purge', '41 * * * *', 'SELECT atum.sign_in_state_purge()'),
         ('tickets-auto-close', '* * * * *', 'SELECT atum.tickets_auto_close()'),
         ('sla-sweep', '* * * * *', 'SELECT atum.sla_sweep()')
 $$;

@@ -97,7 +97,6 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db: Database, ow
     first.commit()
     first.close()
     racer.join(timeout=30)
-    print(outcome)
     assert outcome["result"] in ("AT409", "40P01")  # refused, or a deadlock victim (clients retry)
     admins = owner.execute("SELECT count(*) FROM atum.users WHERE organization_id = %s AND role = 'admin'"
                            " AND is_active", [org.id]).fetchone()[0]
