@@ -169,6 +169,8 @@ async def organization_update(request: web.Request) -> web.Response:
 
 ID = r"{id:\d+}"
 USER_ID = r"{user_id:\d+}"
+# Letters only: an unknown name is a 422 from SQL; other characters (a NUL) never reach psycopg.
+PRIORITY = r"/api/v1/admin/sla-policies/{priority:[A-Za-z_]+}"
 ROUTES: list[web.RouteDef] = [
     web.get("/api/v1/admin/users", user_list, allow_head=False),
     web.get(f"/api/v1/admin/users/{ID}", user_get, allow_head=False),
@@ -187,7 +189,7 @@ ROUTES: list[web.RouteDef] = [
     web.patch(f"/api/v1/admin/categories/{ID}", category_update),
     web.delete(f"/api/v1/admin/categories/{ID}", category_delete),
     web.get("/api/v1/admin/sla-policies", sla_policy_list, allow_head=False),
-    web.put("/api/v1/admin/sla-policies/{priority}", sla_policy_put),
+    web.put(PRIORITY, sla_policy_put),
     web.get("/api/v1/admin/calendars", calendar_list, allow_head=False),
     web.post("/api/v1/admin/calendars", calendar_create),
     web.get(f"/api/v1/admin/calendars/{ID}", calendar_get, allow_head=False),

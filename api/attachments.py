@@ -13,10 +13,12 @@ import json
 import logging
 import re
 import unicodedata
+from pathlib import Path
 from typing import Any, LiteralString
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from psycopg.types.json import Jsonb
 
 from api.context import QUERIES, REQUEST_ID, SETTINGS
@@ -97,8 +99,10 @@ async def _small_field(part: BodyPartReader, name: str) -> str:
         raise Problem(422, f"{name[:100]} is not UTF-8 text", field=name[:100]) from None
 
 
-async def _receive(request: web.Request, upload_of: Any) -> tuple[Upload, str | None, str | None, dict[str, str]]:
-    """Read the multipart body: the file streamed into an Upload, the other fields as text."""
+async def _receive(request: web.Request, root: Path,
+                   limit: int) -> tuple[Upload, str | None, str | None, dict[str, str]]:
+    """Read the multipart body: the file streamed into an Upload (never whole in memory), the
+    other fields as short text. On any failure the partial file is removed before the error leaves."""
     fields: dict[str, str] = {}
     upload: Upload | None = None
     filename = content_type = None
@@ -110,7 +114,7 @@ async def _receive(request: web.Request, upload_of: Any) -> tuple[Upload, str | 
             if part.name == "file":
                 if upload is not None:
                     raise Problem(422, "one file per request", field="file")
-                upload = upload_of()
+                upload = Upload(root, limit)
                 filename = _transportable(part.filename)
                 content_type = _transportable(part.headers.get(hdrs.CONTENT_TYPE))
                 while chunk := await part.read_chunk(CHUNK_BYTES):
@@ -120,13 +124,18 @@ async def _receive(request: web.Request, upload_of: Any) -> tuple[Upload, str | 
                               field=part.name[:100])
             else:
                 fields[part.name] = await _small_field(part, part.name)
-    except ValueError as exc:  # aiohttp's multipart parser on a malformed body
+    except BaseException as exc:
         if upload is not None:
             upload.discard()
-        raise Problem(422, f"the multipart body cannot be read: {str(exc)[:200]}") from None
-    except BaseException:
-        if upload is not None:
-            upload.discard()
+        if isinstance(exc, TooLarge):
+            # Reading stops here. aiohttp still reads and drops what the client sends for a few
+            # seconds (lingering close), so that it sees this answer rather than a reset connection.
+            raise _too_large(limit) from None
+        if isinstance(exc, ValueError):  # aiohttp's multipart parser on a malformed body
+            raise Problem(422, f"the multipart body cannot be read: {str(exc)[:200]}") from None
+        if isinstance(exc, ConnectionResetError | HttpProcessingError):
+            # The client went away or sent less than it announced: its doing, not a 500 to log.
+            raise Problem(400, "the upload ended before its body did") from None
         raise
     if upload is None:
         raise Problem(422, "the form must have a file part named 'file'", field="file")
@@ -139,22 +148,16 @@ async def upload(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     limit = settings.attachment_max_bytes
     if (request.content_length or 0) > limit + MULTIPART_OVERHEAD:
-        raise _too_large(limit)
-    # Before a byte of the file is read: an unauthenticated caller, or one who cannot see the
-    # ticket, gets 401 or 404 without filling the disk. The row's insert checks everything again.
+        raise _too_large(limit)  # announced too large: refused before a byte of the body is read
+    # Also before the body: an unauthenticated caller, or one who cannot see the ticket, gets its
+    # 401 or 404 without filling the disk. The row's insert checks everything again.
     await call(request, q("attachment_upload_check"), [ticket_id], read_only=True)
-    try:
-        received, filename, content_type, fields = await _receive(
-            request, lambda: Upload(settings.attachments_dir, limit))
-    except TooLarge:
-        # The partial file is gone (_receive discards it); aiohttp reads and drops what the client
-        # still sends for a moment, so that it sees this answer rather than a reset connection.
-        raise _too_large(limit) from None
+    received, filename, content_type, fields = await _receive(request, settings.attachments_dir, limit)
     try:
         await asyncio.to_thread(received.finish)  # fsync the bytes before anything refers to them
         async with transaction(request) as conn:
             # The store lock (shared) keeps the orphan sweep away from the moment the file is in
-            # place until the row that references it is committed.
+            # place until the row that references it is committed: file first, row second.
             await conn.execute(q("attachment_store_lock"))
             await asyncio.to_thread(place, received)
             cur = await conn.execute(q("attachment_create"), [

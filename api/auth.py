@@ -16,7 +16,7 @@ from aiohttp import web
 from api.context import CLIENT_IP, IS_HTTPS, QUERIES, SESSION_COOKIE, TOKEN
 from api.db import call
 from api.errors import Problem
-from api.web_io import json_body, json_text, path_id, text_field
+from api.web_io import header_text, json_body, json_text, path_id, text_field
 from atumdesk.passwords import hash_password, needs_rehash, password_problem, verify_password
 from atumdesk.queries import query
 
@@ -66,7 +66,7 @@ async def login(request: web.Request) -> web.Response:
     if matched is not None and needs_rehash(matched["hash"]):
         new_hash = await asyncio.to_thread(hash_password, password)
     done = await _anonymous(request, "login_complete", [
-        email, organization, client_ip, request.headers.get("User-Agent", "")[:512],
+        email, organization, client_ip, (header_text(request, "User-Agent") or "")[:512],
         matched and matched["organization_id"], matched and matched["user_id"], matched and matched["hash"], new_hash])
     if done.get("failed"):
         raise Problem(401, FAILED)

@@ -4,17 +4,32 @@ Every API call is one transaction on a pooled connection, sent as one pipeline (
 trip): BEGIN; ``api.authenticate(token)`` establishes the verified request context; for reads the
 transaction is made read-only; then the single ``api.*`` call; COMMIT. The function's jsonb result
 comes back as text and goes to the client unchanged (no decode and re-encode in Python).
+
+``call`` drives the pipeline through libpq directly (``conn.pgconn``): all messages are queued and
+sent in one write, the results read until the Sync, and each statement is prepared once per
+connection. Going through ``conn.execute`` in ``conn.pipeline()`` does the same on the wire but
+flushes and polls the socket once per statement; at 32 concurrent requests on two cores that cost
+the HTTP process more CPU than everything else it does (tests/bench/http.py, docs/api.md "Speed").
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any, LiteralString
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, pq
+from psycopg.abc import PQGen
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.errors import error_from_result
+from psycopg.pq.abc import PGconn, PGresult
 from psycopg.types.string import TextLoader
+from psycopg.waiting import Ready, Wait
 from psycopg_pool import AsyncConnectionPool
 
 from api.context import POOL, QUERIES, TOKEN
@@ -24,6 +39,12 @@ from atumdesk.settings import Settings
 
 AUTHENTICATE = query("authenticate", QUERIES)
 READ_ONLY = query("read_only", QUERIES)
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_FATAL = pq.ExecStatus.FATAL_ERROR
+_OK = pq.ExecStatus.COMMAND_OK
+#: Per pooled connection: the server-side prepared statement of each (query, parameter types).
+_PREPARED: WeakKeyDictionary[AsyncConnection[Any], dict[tuple[str, tuple[int, ...]], bytes]] = WeakKeyDictionary()
+_NAMES = itertools.count()
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:
@@ -67,12 +88,92 @@ async def transaction(request: web.Request, *, read_only: bool = False,
 async def call(request: web.Request, sql: LiteralString, params: Sequence[Any] = (), *,
                read_only: bool = False, authenticate: bool = True) -> str:
     """Run one ``api.*`` call in its own transaction, authenticated; returns its JSON as text."""
+    statements: list[tuple[LiteralString, Sequence[Any]]] = []
+    if authenticate:
+        statements.append((AUTHENTICATE, [request.get(TOKEN)]))
+    if read_only:
+        statements.append((READ_ONLY, ()))
+    statements.append((sql, params))
     async with request.app[POOL].connection() as conn:
-        async with conn.pipeline(), conn.transaction():
-            if authenticate:
-                await conn.execute(AUTHENTICATE, [request.get(TOKEN)])
-            if read_only:
-                await conn.execute(READ_ONLY)
-            cur = await conn.execute(sql, params)
-        row = await cur.fetchone()
-    return str(row[0]) if row else "null"
+        value = await pipelined(conn, statements)
+    return "null" if value is None else str(value)
+
+
+async def pipelined(conn: AsyncConnection[Any], statements: Sequence[tuple[LiteralString, Sequence[Any]]]) -> Any:
+    """BEGIN; the statements; COMMIT, as one pipeline; returns the first value of the last
+    statement's first row (None without rows). The first error raises as psycopg would raise it,
+    after the transaction is rolled back."""
+    pgconn = conn.pgconn
+    prepared = _PREPARED.setdefault(conn, {})
+    transformer = Transformer(conn)
+    dumped = []  # parameters are adapted first: a value psycopg refuses fails before anything is sent
+    for sql, params in statements:
+        values = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
+        dumped.append(((sql, tuple(transformer.types or ())), values, list(transformer.formats or ())))
+    creating: dict[int, tuple[tuple[str, tuple[int, ...]], bytes]] = {}  # command index -> new statement
+    async with conn.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            pgconn.send_query_params(b"BEGIN", None)
+            commands = 1
+            for key, values, formats in dumped:
+                name = prepared.get(key)
+                if name is None:
+                    name = f"atum_{next(_NAMES)}".encode()
+                    pgconn.send_prepare(name, _numbered(key[0]), param_types=key[1])
+                    creating[commands] = (key, name)
+                    commands += 1
+                pgconn.send_query_prepared(name, values, param_formats=formats)
+                commands += 1
+            pgconn.send_query_params(b"COMMIT", None)
+            pgconn.pipeline_sync()
+            results = await conn.wait(_exchange(pgconn))
+            pgconn.exit_pipeline_mode()
+        except BaseException:
+            # Cancelled or broken half-way: results may be pending. The pool discards a closed
+            # connection instead of handing it to the next request.
+            pgconn.finish()
+            raise
+    for index, (key, name) in creating.items():
+        if results[index] and results[index][0].status == _OK:
+            prepared[key] = name
+    failed = next((r for rs in results for r in rs if r.status == _FATAL), None)
+    if failed is not None:
+        await conn.rollback()  # after an error the transaction is still open, aborted
+        raise error_from_result(failed, encoding=conn.info.encoding)
+    last = results[-2]  # the last statement's (the one before COMMIT)
+    if not last or last[0].ntuples == 0:
+        return None
+    transformer.set_pgresult(last[0])
+    row = transformer.load_row(0, tuple)
+    return row[0] if row else None
+
+
+@cache
+def _numbered(sql: str) -> bytes:
+    """psycopg's placeholders (%s, %% for a percent sign) as PostgreSQL's ($1, $2, ...)."""
+    counter = itertools.count(1)
+    return re.sub(r"%%|%s", lambda m: "%" if m.group() == "%%" else f"${next(counter)}", sql).encode()
+
+
+def _exchange(pgconn: PGconn) -> PQGen[list[list[PGresult]]]:
+    """Send what libpq has queued in one write, then read until the pipeline's Sync; the results
+    of each command in order (an empty list for a command that returns none)."""
+    while pgconn.flush():  # a big request: keep reading too, or both sides may wait on full buffers
+        if (yield Wait.RW) & Ready.R:
+            pgconn.consume_input()
+    results: list[list[PGresult]] = []
+    current: list[PGresult] = []
+    while True:
+        if pgconn.is_busy():
+            if (yield Wait.R) & Ready.R:
+                pgconn.consume_input()
+            continue
+        result = pgconn.get_result()
+        if result is None:  # the end of one command's results
+            results.append(current)
+            current = []
+        elif result.status == _SYNC:
+            return results
+        else:
+            current.append(result)

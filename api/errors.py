@@ -15,6 +15,10 @@ from typing import Any
 
 import psycopg
 from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+
+from api.context import QUERIES
+from atumdesk.queries import query
 
 log = logging.getLogger("atumdesk.http")
 
@@ -70,8 +74,28 @@ def problem_response(status: int, detail: str, *, field: str | None = None,
                         text=json.dumps(problem_body(status, detail, field=field, **extra)))
 
 
+# Constraint name -> the field it is about, read once from the catalog (atum.constraint_field):
+# FOREIGN KEY (organization_id, calendar_id) is about calendar_id whatever the constraint is called.
+CONSTRAINT_FIELDS: dict[str, str] = {}
+
+
+async def load_constraint_fields(pool: AsyncConnectionPool) -> None:
+    """Fill CONSTRAINT_FIELDS from the catalog (once per process; on failure, names are guessed)."""
+    if CONSTRAINT_FIELDS:
+        return
+    try:
+        async with pool.connection(timeout=2) as conn:
+            cur = await conn.execute(query("constraint_fields", QUERIES))
+            row = await cur.fetchone()
+        CONSTRAINT_FIELDS.update({k: v for k, v in json.loads(row[0] if row and row[0] else "{}").items() if v})
+    except Exception as exc:  # the name-based guess below still answers
+        log.warning("could not read constraint fields from the catalog: %s", exc)
+
+
 def _constraint_field(table: str | None, name: str | None) -> str | None:
-    """The column a constraint is about, read from its name."""
+    """The column a constraint is about: from the catalog, else read from its name."""
+    if name in CONSTRAINT_FIELDS:
+        return CONSTRAINT_FIELDS[name]
     if not name or not table or not name.startswith(table + "_") or not _SUFFIX.search(name):
         return None
     column = _SUFFIX.sub("", name.removeprefix(table + "_"))

@@ -14,8 +14,8 @@ import psycopg
 from aiohttp import web
 
 from api import metrics
-from api.context import AUTH_KIND, CLIENT_IP, IS_HTTPS, REQUEST_ID, SESSION_COOKIE, SETTINGS, TOKEN
-from api.errors import Problem, database_problem, problem_response
+from api.context import AUTH_KIND, CLIENT_IP, IS_HTTPS, POOL, REQUEST_ID, SESSION_COOKIE, SETTINGS, TOKEN
+from api.errors import Problem, database_problem, load_constraint_fields, problem_response
 from atumdesk.settings import Settings
 
 log = logging.getLogger("atumdesk.http")
@@ -137,6 +137,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         response = problem_response(problem.status, problem.detail, field=problem.field, headers=problem.headers,
                                     request_id=request_id)
     except psycopg.Error as exc:
+        if exc.diag.constraint_name:
+            await load_constraint_fields(request.app[POOL])
         mapped = database_problem(exc, request_id)
         if mapped is None:
             log.exception("database error in %s %s (request %s)", request.method, request.path, request_id)

@@ -167,3 +167,6 @@ SELECT api.organization_get()
 
 -- admin_organization_update --
 SELECT api.organization_update(%s)
+
+-- constraint_fields --
+SELECT jsonb_object_agg(k.conname, atum.constraint_field(k.conname)) FROM pg_constraint k WHERE k.connamespace = 'atum'::regnamespace

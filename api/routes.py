@@ -13,7 +13,7 @@ from aiohttp import web
 from api import admin, attachments, auth, openapi
 from api.context import QUERIES
 from api.db import call
-from api.web_io import body_param, json_text, path_id, query_param
+from api.web_io import body_param, header_text, json_text, path_id, query_param
 from atumdesk.queries import query
 
 
@@ -25,7 +25,7 @@ def q(name: str) -> LiteralString:
 async def ticket_create(request: web.Request) -> web.Response:
     """POST /api/v1/tickets (Idempotency-Key honoured): 201."""
     return json_text(await call(request, q("ticket_create"),
-                                [await body_param(request), request.headers.get("Idempotency-Key")]), status=201)
+                                [await body_param(request), header_text(request, "Idempotency-Key")]), status=201)
 
 
 async def ticket_list(request: web.Request) -> web.Response:
@@ -62,7 +62,7 @@ async def comment_list(request: web.Request) -> web.Response:
 async def comment_create(request: web.Request) -> web.Response:
     """POST /api/v1/tickets/{id}/comments {body, internal?} (Idempotency-Key honoured): 201."""
     return json_text(await call(request, q("comment_create"),
-                                [path_id(request), await body_param(request), request.headers.get("Idempotency-Key")]),
+                                [path_id(request), await body_param(request), header_text(request, "Idempotency-Key")]),
                      status=201)
 
 

@@ -50,6 +50,22 @@ def json_text(text: str, status: int = 200, headers: dict[str, str] | None = Non
     return web.Response(text=text, status=status, content_type="application/json", headers=headers)
 
 
+def _transportable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def header_text(request: web.Request, name: str) -> str | None:
+    """A request header as text the database can be sent. aiohttp keeps header bytes that are not
+    UTF-8 as lone surrogates (surrogateescape), which no text parameter can carry; they become
+    U+FFFD here, and the database judges the value as usual (e.g. an Idempotency-Key must be ASCII)."""
+    value = request.headers.get(name)
+    return None if value is None else value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
     """A string field read in Python (only for the few routes that must act before SQL: sign-in)."""
     value = body.get(name)
@@ -59,6 +75,10 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str
         return None
     if not isinstance(value, str):
         raise Problem(422, f"{name} must be a string", field=name)
+    if "\x00" in value or not _transportable(value):
+        # PostgreSQL text holds neither NUL nor a lone surrogate ("\ud800" in JSON): the driver
+        # would fail before the database could refuse it, as a 500 instead of this 422.
+        raise Problem(422, f"{name} must be Unicode text without NUL characters", field=name)
     if required and not value.strip():
         raise Problem(422, f"{name} must not be empty", field=name)
     return value

@@ -35,7 +35,9 @@ TEMP_PREFIX = "upload-"
 TEMP_SUFFIX = ".part"
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _FAN_OUT = re.compile(r"^[0-9a-f]{2}$")
-FILE_MODE = 0o640  # readable by the group, e.g. nginx serving X-Accel-Redirect hand-offs
+# Readable by the service's group (e.g. nginx serving X-Accel-Redirect hand-offs), nobody else.
+FILE_MODE = 0o640
+DIR_MODE = 0o750
 # A file younger than this is never swept: it may belong to an upload still in flight.
 DEFAULT_MIN_AGE = 3600.0
 SWEEP_BATCH = 1000
@@ -73,7 +75,7 @@ def _make_dirs(path: Path) -> None:
         path = path.parent
     for directory in reversed(missing):
         try:
-            directory.mkdir()
+            directory.mkdir(mode=DIR_MODE)
         except FileExistsError:
             continue  # a concurrent upload made it; it fsyncs its parent itself
         _fsync_dir(directory.parent)
@@ -132,25 +134,33 @@ class Upload:
             self.path = None
 
 
+def _holds(path: Path, sha256: bytes, size: int) -> bool:
+    """Whether ``path`` is a file with exactly this content (its hash is checked, not assumed)."""
+    try:
+        with path.open("rb") as file:
+            if os.fstat(file.fileno()).st_size != size:
+                return False
+            return hashlib.file_digest(file, "sha256").digest() == sha256
+    except FileNotFoundError:
+        return False
+
+
 def place(upload: Upload) -> Path:
     """Put a finished upload into the store and return its path (slow: run it in a thread).
 
     Call it with the store lock held (``api.attachment_store_lock``) and insert the row in the same
-    transaction. When the same content is stored already, the upload is dropped and the stored
-    file's modification time refreshed, which keeps it out of reach of the sweep's age rule too.
+    transaction. When the same content is stored already (its hash checked, not assumed), the upload
+    is dropped and the stored file's modification time refreshed, which keeps it out of reach of the
+    sweep's age rule too.
     """
     if upload.path is None:
         raise RuntimeError("the upload was discarded")
     final = stored_path(upload.root, upload.sha256_hex)
-    try:
-        same = final.stat().st_size == upload.size
-    except FileNotFoundError:
-        same = False
-    if same:
+    if _holds(final, upload.sha256, upload.size):
         os.utime(final)
         upload.discard()
         return final
-    # Not there, or a damaged copy of another size: ours replaces it.
+    # Not there, or a damaged copy: ours replaces it.
     _make_dirs(final.parent)
     os.replace(upload.path, final)
     upload.path = None

@@ -268,8 +268,9 @@ BEGIN
     IF p_role IS NULL OR NOT lower(btrim(p_role)) = ANY (enum_range(NULL::atum.user_role)::text[]) THEN
         RAISE EXCEPTION 'unknown role %', quote_nullable(p_role) USING ERRCODE = 'AT422', COLUMN = 'role';
     END IF;
-    IF p_expires_at IS NOT NULL AND p_expires_at <= now() THEN
-        RAISE EXCEPTION 'the expiry must be in the future' USING ERRCODE = 'AT422', COLUMN = 'expires_at';
+    -- 'infinity' is no expiry date (leave the field out for a token that does not expire).
+    IF p_expires_at IS NOT NULL AND (p_expires_at <= now() OR NOT isfinite(p_expires_at)) THEN
+        RAISE EXCEPTION 'the expiry must be a date in the future' USING ERRCODE = 'AT422', COLUMN = 'expires_at';
     END IF;
     SELECT * INTO v_user FROM atum.users u
      WHERE u.organization_id = v_ctx.organization_id AND u.id = coalesce(p_user_id, v_ctx.user_id) AND u.is_active;

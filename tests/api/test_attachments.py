@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -121,17 +122,40 @@ def test_an_uploaded_file_comes_back_byte_for_byte(db: Database, world: tuple[Or
     assert not list((settings.attachments_dir / "tmp").iterdir())  # no temporary file left behind
 
 
-def test_the_same_content_is_stored_once(db: Database, world: tuple[Org, Org], tmp_path: Path) -> None:
+def test_the_same_content_is_stored_once_and_a_damaged_copy_is_healed(db: Database, world: tuple[Org, Org],
+                                                                        tmp_path: Path) -> None:
     acme, _ = world
     settings = settings_for(db, tmp_path)
+    path = stored_path(settings.attachments_dir, hashlib.sha256(b"same bytes").hexdigest())
 
     async def check(client: TestClient) -> list[Any]:
-        return [await upload(client, acme.tokens["agent"], acme.ticket_id, b"same bytes", filename=name)
-                for name in ("one.txt", "two.txt")]
+        answers = [await upload(client, acme.tokens["agent"], acme.ticket_id, b"same bytes", filename=name)
+                   for name in ("one.txt", "two.txt")]
+        path.write_bytes(b"rotten bits")  # same size, other content: bit rot, or a bad restore
+        answers.append(await upload(client, acme.tokens["agent"], acme.ticket_id, b"same bytes"))
+        return answers
 
-    (s1, a1), (s2, a2) = run(settings, check)
-    assert (s1, s2) == (201, 201) and a1["id"] != a2["id"] and a1["sha256"] == a2["sha256"]
-    assert files_under(settings.attachments_dir) == [stored_path(settings.attachments_dir, a1["sha256"])]
+    (s1, a1), (s2, a2), (s3, a3) = run(settings, check)
+    assert (s1, s2, s3) == (201, 201, 201) and len({a1["id"], a2["id"], a3["id"]}) == 3
+    assert a1["sha256"] == a2["sha256"] == a3["sha256"]
+    assert files_under(settings.attachments_dir) == [path]
+    assert path.read_bytes() == b"same bytes"
+
+
+def test_a_browser_style_raw_name_with_a_path_is_cut_to_its_last_part(db: Database, world: tuple[Org, Org],
+                                                                      tmp_path: Path) -> None:
+    acme, _ = world
+    body = ('--b\r\nContent-Disposition: form-data; name="file"; filename="../../etc/r\u00e9sum\u00e9.txt"\r\n'
+            'Content-Type: text/plain\r\n\r\nhello\r\n--b--\r\n').encode()
+
+    async def check(client: TestClient) -> Any:
+        response = await client.post(f"/api/v1/tickets/{acme.ticket_id}/attachments", data=body,
+                                     headers={"Content-Type": "multipart/form-data; boundary=b",
+                                              **bearer(acme.tokens["agent"])})
+        assert response.status == 201
+        return await response.json()
+
+    assert run(settings_for(db, tmp_path), check)["filename"] == "r\u00e9sum\u00e9.txt"
 
 
 def test_past_the_size_limit_the_answer_is_413_and_nothing_is_kept(db: Database, owner: psycopg.Connection,
@@ -374,3 +398,30 @@ def test_the_sweep_removes_orphans_and_keeps_referenced_and_recent_files(db: Dat
     assert referenced.exists() and young_orphan.exists() and fresh_temp.exists() and stranger.exists()
     assert (report.orphans_removed, report.temp_removed) == (1, 1)
     assert report.bytes_freed == len(b"orphan") + len(b"half an upload")
+
+
+def test_the_sweep_waits_for_an_upload_that_is_about_to_reference_a_file(db: Database, world: tuple[Org, Org],
+                                                                         tmp_path: Path) -> None:
+    """An upload that found its content already stored (an old file nothing references yet) holds
+    the store lock until its row is committed; a sweep meanwhile waits, then sees the row."""
+    acme, _ = world
+    root = tmp_path / "attachments"
+    content = b"stored long ago, referenced again now"
+    sha = hashlib.sha256(content).digest()
+    path = stored_path(root, sha.hex())
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    os.utime(path, (time.time() - 7200, time.time() - 7200))
+    with db.acting_as(acme.tokens["agent"]) as conn:
+        conn.execute("SELECT api.attachment_store_lock()")
+        result: dict[str, Any] = {}
+        sweeper = threading.Thread(target=lambda: result.update(report=sweep(root, db.conninfo("atum_owner"))))
+        sweeper.start()
+        sweeper.join(timeout=1.0)
+        assert sweeper.is_alive(), "the sweep must wait for the upload's transaction"
+        conn.execute("SELECT api.attachment_create(%s, '{}', 'again.txt', 'text/plain', %s, %s)",
+                     [acme.ticket_id, len(content), sha])
+        conn.commit()
+        sweeper.join(timeout=30)
+    assert not sweeper.is_alive()
+    assert path.exists() and result["report"].orphans_removed == 0

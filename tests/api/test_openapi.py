@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema_rs
 import psycopg
-from aiohttp import web
+from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
@@ -150,29 +150,37 @@ class Checked:
     def __init__(self, client: TestClient, token: str) -> None:
         self.client = client
         self.token = token
-        self.seen: list[str] = []
 
     async def call(self, method: str, path: str, body: Any = None, *, expect: int,
-                   headers: dict[str, str] | None = None) -> Any:
-        """Send one request as the token's user; assert the status; validate body and answer."""
+                   headers: dict[str, str] | None = None, form: FormData | None = None) -> Any:
+        """Send one request as the token's user (a JSON body, or a multipart form); assert the
+        status; check the body against the documented request schema and the answer against the
+        documented response. Returns the answer (JSON decoded, or the raw bytes of a file)."""
         template, operation = operation_of(method, path)
         if body is not None and expect < 400:  # the requests meant to fail may break the rules on purpose
             request_schema = resolve(operation["requestBody"])["content"]["application/json"]["schema"]
             errors = [e.message for e in validator(request_schema).iter_errors(body)]
             assert errors == [], f"the test sends a body the document calls invalid: {errors}"
-        response = await self.client.request(method, path, json=body,
+        response = await self.client.request(method, path, json=body, data=form,
                                              headers={"Authorization": f"Bearer {self.token}", **(headers or {})})
         raw = await response.read()
         assert response.status == expect, raw
         documented = operation["responses"].get(str(response.status))
         assert documented is not None, f"{method} {template}: status {response.status} not documented"
-        content = resolve(documented)["content"]
+        documented = resolve(documented)
+        for name, header in documented.get("headers", {}).items():
+            if header.get("required"):
+                assert name in response.headers, f"{method} {template}: header {name} missing"
+                errors = [e.message for e in validator(header["schema"]).iter_errors(response.headers[name])]
+                assert errors == [], f"{method} {template}: header {name}: {errors}"
+        content = documented["content"]
+        if "*/*" in content:  # a file: any type, the bytes as they are
+            return raw
         assert response.content_type in content, f"{method} {template}: {response.content_type} not documented"
         answer = json.loads(raw)
         errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}"
                   for e in validator(content[response.content_type]["schema"]).iter_errors(answer)]
-        assert errors == [], f"{method} {template} {response.status}: answer does not match the document"
-        self.seen.append(f"{method} {template} {response.status}")
+        assert errors == [], f"{method} {template} {response.status}: answer does not match the document: {errors}"
         return answer
 
 
@@ -262,6 +270,29 @@ def test_real_answers_match_the_documented_schemas(db: Database) -> None:
         assert invited["is_active"] and invited["last_login_at"] is None
         await admin.call("POST", "/api/v1/admin/users/invite", {"email": "new.agent@acme.example", "role": "agent"},
                          expect=409)
+        # Attachments: a multipart upload, the list, the download (any type, as the file).
+        form = FormData()
+        form.add_field("file", b"log line 1\n", filename="vpn.log", content_type="text/plain")
+        attached = await customer.call("POST", f"/api/v1/tickets/{tid}/attachments", form=form, expect=201)
+        listed_files = await customer.call("GET", f"/api/v1/tickets/{tid}/attachments", expect=200)
+        assert [a["id"] for a in listed_files["items"]] == [attached["id"]]
+        assert await customer.call("GET", f"/api/v1/attachments/{attached['id']}", expect=200) == b"log line 1\n"
+
+        # Configuration that the ticket form and the admin pages read.
+        await customer.call("GET", "/api/v1/categories", expect=200)
+        await manager.call("GET", "/api/v1/admin/organization", expect=200)
+        calendars = await manager.call("GET", "/api/v1/admin/calendars", expect=200)
+        await manager.call("GET", f"/api/v1/admin/calendars/{calendars['items'][0]['id']}", expect=200)
+        await manager.call("GET", "/api/v1/admin/sla-policies", expect=200)
+        await manager.call("GET", "/api/v1/admin/teams", expect=200)
+        await manager.call("GET", f"/api/v1/admin/users/{org.users['agent']}", expect=200)
+        await customer.call("GET", "/api/v1/admin/users", expect=403)
+        await admin.call("POST", "/api/v1/admin/teams", {"name": "Second line"}, expect=201)
+        await admin.call("POST", "/api/v1/admin/categories", {"name": "Network", "is_active": True}, expect=201)
+        await admin.call("PUT", f"/api/v1/admin/calendars/{calendars['items'][0]['id']}/hours",
+                         {"hours": [{"weekday": 1, "opens_at": "08:00", "closes_at": "24:00"}]}, expect=200)
+        await admin.call("PATCH", "/api/v1/admin/organization", {"sla_warning_ratio": 0.75}, expect=200)
+
         await customer.call("POST", "/api/v1/auth/logout", expect=200)
         await customer.call("GET", "/api/v1/me", expect=401)
 
@@ -309,6 +340,9 @@ def test_sign_in_and_operator_answers_match_the_documented_schemas(db: Database)
 
 def test_routes_are_compared_with_path_parameters_in_openapi_syntax() -> None:
     """The comparison itself: aiohttp's {id:\\d+} is OpenAPI's {id}."""
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
     app = web.Application()
-    app.router.add_get(r"/api/v1/things/{id:\d+}", lambda request: web.Response())
+    app.router.add_get(r"/api/v1/things/{id:\d+}", handler)
     assert [r.resource.canonical for r in app.router.routes() if r.resource] == ["/api/v1/things/{id}"] * 2

@@ -75,9 +75,6 @@ def test_with_a_second_admin_an_admin_may_step_down(db: Database, owner: psycopg
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(db: Database, owner: psycopg.Connection,
                                                                   org: Org) -> None:
     second, second_token = add_admin(owner, org, "second")
-    first = db.connect("atum_app")
-    first.execute("SELECT api.authenticate(%s)", [org.tokens["admin"]])
-    first.execute("SELECT api.user_update(%s, %s)", [second, Jsonb({"role": "agent"})])  # holds its locks
     outcome: dict[str, Any] = {}
 
     def demote_the_first() -> None:
@@ -90,13 +87,16 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db: Database, ow
             except psycopg.Error as exc:
                 outcome["result"] = exc.sqlstate
 
-    racer = threading.Thread(target=demote_the_first)
-    racer.start()
-    time.sleep(0.5)
-    assert racer.is_alive(), "the racer waits for the first transaction's lock"
-    first.commit()
-    first.close()
+    racer = threading.Thread(target=demote_the_first, daemon=True)
+    with db.connect("atum_app") as first:
+        first.execute("SELECT api.authenticate(%s)", [org.tokens["admin"]])
+        first.execute("SELECT api.user_update(%s, %s)", [second, Jsonb({"role": "agent"})])  # holds its locks
+        racer.start()
+        time.sleep(0.5)
+        waiting = racer.is_alive()
+        first.commit()
     racer.join(timeout=30)
+    assert waiting, "the racer waited for the first transaction's lock"
     assert outcome["result"] in ("AT409", "40P01")  # refused, or a deadlock victim (clients retry)
     admins = owner.execute("SELECT count(*) FROM atum.users WHERE organization_id = %s AND role = 'admin'"
                            " AND is_active", [org.id]).fetchone()[0]
