@@ -57,8 +57,13 @@ def make_pool(settings: Settings) -> AsyncConnectionPool:
     """The pool of the HTTP process (opened and closed with the app). A request waits at most
     ATUM_DB_WAIT seconds (10) for a connection, then gets 503 rather than hanging while PostgreSQL
     is away; the pool keeps reconnecting in the background."""
+    # prepare_threshold None: psycopg's own automatic preparation stays off. With it on, a rollback
+    # on a connection where psycopg had prepared something (a query run five times through
+    # conn.execute: readiness, uploads) sends DEALLOCATE ALL, which also drops the statements
+    # ``pipelined`` prepared, and every later call on that connection failed with 26000 (a 500).
     return AsyncConnectionPool(settings.database_url, open=False, min_size=2, max_size=settings.db_pool_size,
-                               configure=_configure, kwargs={"application_name": "atumdesk-http"},
+                               configure=_configure,
+                               kwargs={"application_name": "atumdesk-http", "prepare_threshold": None},
                                name="atumdesk-http", timeout=settings.db_wait_seconds)
 
 

@@ -154,6 +154,14 @@ BEGIN
         ELSIF NEW.status = 'RESOLVED' THEN
             NEW.paused_at := coalesce(NEW.paused_at, NEW.resolved_at, NEW.updated_at);
         END IF;
+    ELSIF v_role = 'customer' AND NOT v_engine
+          AND (NEW.priority, NEW.assignee_id, NEW.team_id, NEW.category_id, NEW.requester_id, NEW.subject,
+               NEW.description, NEW.parent_ticket_id, NEW.channel)
+              IS DISTINCT FROM (OLD.priority, OLD.assignee_id, OLD.team_id, OLD.category_id, OLD.requester_id,
+                                OLD.subject, OLD.description, OLD.parent_ticket_id, OLD.channel) THEN
+        -- Customers change their tickets by replying and by the moves open to them, not by editing:
+        -- priority, routing and the text they opened it with are the staff's from then on.
+        RAISE EXCEPTION 'customers cannot change a ticket''s fields' USING ERRCODE = 'AT403';
     ELSIF NEW.status IS NOT DISTINCT FROM OLD.status THEN
         -- No move: the SLA columns belong to the state machine and the SLA engine.
         IF NOT v_engine AND (NEW.accepted_at, NEW.sla_started_at, NEW.resolved_at, NEW.closed_at, NEW.first_responded_at,

@@ -75,3 +75,13 @@ def test_the_hourly_purge_clears_old_sign_in_state_only(db: Database, owner: psy
     assert removed == 2
     assert owner.execute("SELECT key FROM atum.login_throttles").fetchall() == [("address:192.0.2.2",)]
     assert owner.execute("SELECT key FROM atum.idempotency_keys").fetchall() == [("new",)]
+
+
+def test_customers_cannot_edit_their_tickets_fields_even_with_sql(db: Database, owner: psycopg.Connection) -> None:
+    alpha = build_org(owner, "alpha")
+    for change in ("priority = 'URGENT'", "subject = 'changed'", f"assignee_id = {alpha.users['agent']}"):
+        with db.acting_as(alpha.tokens["customer"]) as conn, pytest.raises(psycopg.Error) as raised:
+            conn.execute(f"UPDATE atum.tickets SET {change} WHERE id = %s", [alpha.ticket_id])  # noqa: S608
+        assert raised.value.diag.sqlstate == "AT403", change
+    with db.acting_as(alpha.tokens["agent"]) as conn:  # staff may
+        conn.execute("UPDATE atum.tickets SET priority = 'URGENT' WHERE id = %s", [alpha.ticket_id])
