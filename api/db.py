@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any, LiteralString
@@ -26,7 +26,7 @@ from aiohttp import web
 from psycopg import AsyncConnection, pq
 from psycopg.abc import PQGen
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.errors import error_from_result
+from psycopg.errors import InvalidSqlStatementName, error_from_result
 from psycopg.pq.abc import PGconn, PGresult
 from psycopg.types.string import TextLoader
 from psycopg.waiting import Ready, Wait
@@ -108,7 +108,17 @@ async def pipelined(conn: AsyncConnection[Any], statements: Sequence[tuple[Liter
     """BEGIN; the statements; COMMIT, as one pipeline; returns the first value of the last
     statement's first row (None without rows). The first error raises as psycopg would raise it,
     after the transaction is rolled back."""
-    pgconn = conn.pgconn
+    try:
+        return await _pipelined(conn, statements)
+    except InvalidSqlStatementName:
+        # psycopg deallocates all of a session's prepared statements when it rolls back itself
+        # (the pool resetting a connection, a failed ``transaction()``): prepare them again. The
+        # transaction failed at its first statement that needed one, so nothing was done yet.
+        _PREPARED.pop(conn, None)
+        return await _pipelined(conn, statements)
+
+
+async def _pipelined(conn: AsyncConnection[Any], statements: Sequence[tuple[LiteralString, Sequence[Any]]]) -> Any:
     prepared = _PREPARED.setdefault(conn, {})
     transformer = Transformer(conn)
     dumped = []  # parameters are adapted first: a value psycopg refuses fails before anything is sent
@@ -116,35 +126,31 @@ async def pipelined(conn: AsyncConnection[Any], statements: Sequence[tuple[Liter
         values = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
         dumped.append(((sql, tuple(transformer.types or ())), values, list(transformer.formats or ())))
     creating: dict[int, tuple[tuple[str, tuple[int, ...]], bytes]] = {}  # command index -> new statement
-    async with conn.lock:
-        pgconn.enter_pipeline_mode()
-        try:
-            pgconn.send_query_params(b"BEGIN", None)
-            commands = 1
-            for key, values, formats in dumped:
-                name = prepared.get(key)
-                if name is None:
-                    name = f"atum_{next(_NAMES)}".encode()
-                    pgconn.send_prepare(name, _numbered(key[0]), param_types=key[1])
-                    creating[commands] = (key, name)
-                    commands += 1
-                pgconn.send_query_prepared(name, values, param_formats=formats)
+
+    def send(pgconn: PGconn) -> None:
+        pgconn.send_query_params(b"BEGIN", None)
+        commands = 1
+        for key, values, formats in dumped:
+            name = prepared.get(key)
+            if name is None:
+                name = f"atum_{next(_NAMES)}".encode()
+                pgconn.send_prepare(name, _numbered(key[0]), param_types=key[1])
+                creating[commands] = (key, name)
                 commands += 1
-            pgconn.send_query_params(b"COMMIT", None)
-            pgconn.pipeline_sync()
-            results = await conn.wait(_exchange(pgconn))
-            pgconn.exit_pipeline_mode()
-        except BaseException:
-            # Cancelled or broken half-way: results may be pending. The pool discards a closed
-            # connection instead of handing it to the next request.
-            pgconn.finish()
-            raise
+            pgconn.send_query_prepared(name, values, param_formats=formats)
+            commands += 1
+        pgconn.send_query_params(b"COMMIT", None)
+
+    results = await _round_trip(conn, send)
     for index, (key, name) in creating.items():
         if results[index] and results[index][0].status == _OK:
             prepared[key] = name
     failed = next((r for rs in results for r in rs if r.status == _FATAL), None)
     if failed is not None:
-        await conn.rollback()  # after an error the transaction is still open, aborted
+        if conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            # The failed transaction is still open. Not conn.rollback(): that would also deallocate
+            # the session's prepared statements.
+            await _round_trip(conn, lambda pgconn: pgconn.send_query_params(b"ROLLBACK", None))
         raise error_from_result(failed, encoding=conn.info.encoding)
     last = results[-2]  # the last statement's (the one before COMMIT)
     if not last or last[0].ntuples == 0:
@@ -152,6 +158,25 @@ async def pipelined(conn: AsyncConnection[Any], statements: Sequence[tuple[Liter
     transformer.set_pgresult(last[0])
     row = transformer.load_row(0, tuple)
     return row[0] if row else None
+
+
+async def _round_trip(conn: AsyncConnection[Any], send: Callable[[PGconn], None]) -> list[list[PGresult]]:
+    """Queue commands with ``send`` in pipeline mode, end them with a Sync, send them in one write
+    and read every result; per command, its results."""
+    pgconn = conn.pgconn
+    async with conn.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            send(pgconn)
+            pgconn.pipeline_sync()
+            results = await conn.wait(_exchange(pgconn))
+            pgconn.exit_pipeline_mode()
+        except BaseException:
+            # Cancelled or broken half-way, results may be pending: close the connection, so that
+            # the pool discards it instead of handing it to the next request.
+            pgconn.finish()
+            raise
+    return results
 
 
 @cache
