@@ -170,3 +170,15 @@ SELECT api.organization_update(%s)
 
 -- constraint_fields --
 SELECT jsonb_object_agg(k.conname, atum.constraint_field(k.conname)) FROM pg_constraint k WHERE k.connamespace = 'atum'::regnamespace
+
+-- mailbox_list --
+SELECT api.mailbox_list(%s)
+
+-- mailbox_get --
+SELECT api.mailbox_get(%s)
+
+-- mailbox_save --
+SELECT api.mailbox_save(%s, %s, %s, %s)
+
+-- mailbox_delete --
+SELECT api.mailbox_delete(%s)

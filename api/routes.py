@@ -10,7 +10,7 @@ from typing import LiteralString
 
 from aiohttp import web
 
-from api import admin, attachments, auth, openapi
+from api import admin, attachments, auth, mailboxes, openapi
 from api.context import QUERIES
 from api.db import call
 from api.web_io import body_param, header_text, json_text, path_id, query_param
@@ -117,3 +117,4 @@ ROUTES: list[web.RouteDef] = [
     web.get("/api/v1/openapi.json", openapi.document, allow_head=False),
 ]
 ROUTES += admin.ROUTES  # users, teams, categories, SLA policies, calendars, organization
+ROUTES += mailboxes.ROUTES

@@ -179,6 +179,11 @@ CREATE POLICY api_tokens_admin ON atum.api_tokens FOR ALL TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin')
     WITH CHECK (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
 
+-- mailboxes: admins only (mail settings are configuration, and name the organization's servers).
+CREATE POLICY mailboxes_admin ON atum.mailboxes FOR ALL TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin')
+    WITH CHECK (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
+
 -- audit_log: admins search their organization's log; staff read the entries of tickets (timeline).
 CREATE POLICY audit_log_read ON atum.audit_log FOR SELECT TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)

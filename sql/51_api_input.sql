@@ -150,3 +150,19 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION atum.cursor_read(jsonb) IS 'The position a cursor (field "after") names; both NULL without one; AT422 for a malformed cursor.';
+
+CREATE OR REPLACE FUNCTION atum.input_email(p_input jsonb, p_field text, p_required boolean DEFAULT false)
+RETURNS atum.email
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+-- An e-mail address, lower-cased; the domain atum.email decides what is valid, the message names
+-- the field (a failed domain check would only name the domain).
+DECLARE
+    v_text text := pg_catalog.lower(pg_catalog.btrim(atum.input_text(p_input, p_field, p_required)));
+BEGIN
+    RETURN v_text::atum.email;
+EXCEPTION WHEN check_violation THEN
+    RAISE EXCEPTION '% is not a valid e-mail address', p_field USING ERRCODE = 'AT422', COLUMN = p_field;
+END
+$$;
+COMMENT ON FUNCTION atum.input_email(jsonb, text, boolean) IS 'An e-mail address field of request input, lower-cased (AT422 naming the field when invalid).';

@@ -30,6 +30,12 @@ GRANT SELECT (organization_id, id, user_id, name, role, created_by, created_at, 
     ON atum.api_tokens TO atum_app;
 GRANT INSERT, UPDATE (name, revoked_at, expires_at), DELETE ON atum.api_tokens TO atum_app;
 
+-- Mailboxes: the encrypted password can be written, never read back.
+GRANT SELECT (organization_id, id, name, address, imap_host, imap_port, imap_security, imap_username, has_password,
+              imap_folder, processed_folder, is_active, created_at, updated_at)
+    ON atum.mailboxes TO atum_app;
+GRANT INSERT, UPDATE, DELETE ON atum.mailboxes TO atum_app;
+
 GRANT SELECT ON atum.audit_log TO atum_app;
 GRANT SELECT ON atum.ticket_status_changes, atum.sla_events TO atum_app;
 GRANT SELECT ON atum.request_context TO atum_app;
@@ -105,4 +111,10 @@ GRANT EXECUTE ON FUNCTION
     api.calendar_create(jsonb), api.calendar_update(bigint, jsonb), api.calendar_hours_put(bigint, jsonb),
     api.holiday_add(bigint, jsonb), api.holiday_remove(bigint, jsonb),
     atum.organization_json(atum.organizations), api.organization_get(), api.organization_update(jsonb)
+    TO atum_app;
+
+-- Mailboxes (sql/58_api_mailboxes.sql).
+GRANT EXECUTE ON FUNCTION
+    api.mailbox_list(jsonb), api.mailbox_get(bigint), api.mailbox_save(bigint, jsonb, bytea, boolean),
+    api.mailbox_delete(bigint), atum.mailbox_json(bigint), atum.input_email(jsonb, text, boolean)
     TO atum_app;

@@ -118,6 +118,8 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
     q("INSERT INTO atum.api_tokens (organization_id, user_id, name, token_hash, role)"
       " VALUES (%s, %s, 'CI integration', atum_private.token_hash(%s), 'agent')",
       [org_id, org.users["admin"], f"atum_t_{slug}-integration-token"])
+    q("INSERT INTO atum.mailboxes (organization_id, name, address, imap_host, imap_username)"
+      " VALUES (%s, 'Support', %s, 'imap.example.net', %s)", [org_id, f"support@{slug}.example", f"support@{slug}"])
     q("SELECT api.grant_reporting('atum_reporting', %s)", [org_id])
     return org
 

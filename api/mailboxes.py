@@ -1,0 +1,77 @@
+"""Admin routes for mailboxes. The only thing done in Python is encrypting the password (the key
+never reaches the database); the rest is sql/58_api_mailboxes.sql."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, LiteralString
+
+from aiohttp import web
+from psycopg.types.json import Jsonb
+
+from api.context import QUERIES, SETTINGS
+from api.db import call
+from api.errors import Problem
+from api.web_io import json_body, json_text, path_id, query_param
+from atumdesk import secrets
+from atumdesk.queries import query
+
+CONTEXT = "mailbox:imap_password"
+
+
+def q(name: str) -> LiteralString:
+    """A query of api/queries.sql by name."""
+    return query(name, QUERIES)
+
+
+async def _password(request: web.Request, body: dict[str, Any]) -> tuple[bytes | None, bool]:
+    """Takes "password" out of the body: (encrypted value or None, whether to clear it)."""
+    if "password" not in body:
+        return None, False
+    password = body.pop("password")
+    if password is None:
+        return None, True
+    if not isinstance(password, str) or not password or len(password) > 1024 or "\x00" in password:
+        raise Problem(422, "password must be a non-empty string of at most 1024 characters", field="password")
+    key = await asyncio.to_thread(secrets.load_key, request.app[SETTINGS])
+    return secrets.encrypt(key, password, CONTEXT), False
+
+
+async def mailbox_list(request: web.Request) -> web.Response:
+    """GET /api/v1/admin/mailboxes (admin)."""
+    return json_text(await call(request, q("mailbox_list"), [query_param(request)], read_only=True))
+
+
+async def mailbox_get(request: web.Request) -> web.Response:
+    """GET /api/v1/admin/mailboxes/{id} (admin)."""
+    return json_text(await call(request, q("mailbox_get"), [path_id(request)], read_only=True))
+
+
+async def mailbox_create(request: web.Request) -> web.Response:
+    """POST /api/v1/admin/mailboxes (admin): 201; the password is write-only."""
+    body = await json_body(request)
+    encrypted, clear = await _password(request, body)
+    return json_text(await call(request, q("mailbox_save"), [None, Jsonb(body), encrypted, clear]), status=201)
+
+
+async def mailbox_update(request: web.Request) -> web.Response:
+    """PATCH /api/v1/admin/mailboxes/{id} (admin): the fields present; "password": null removes it."""
+    mailbox = path_id(request)
+    body = await json_body(request)
+    encrypted, clear = await _password(request, body)
+    return json_text(await call(request, q("mailbox_save"), [mailbox, Jsonb(body), encrypted, clear]))
+
+
+async def mailbox_delete(request: web.Request) -> web.Response:
+    """DELETE /api/v1/admin/mailboxes/{id} (admin)."""
+    return json_text(await call(request, q("mailbox_delete"), [path_id(request)]))
+
+
+ID = r"{id:\d+}"
+ROUTES: list[web.RouteDef] = [
+    web.get("/api/v1/admin/mailboxes", mailbox_list, allow_head=False),
+    web.post("/api/v1/admin/mailboxes", mailbox_create),
+    web.get(f"/api/v1/admin/mailboxes/{ID}", mailbox_get, allow_head=False),
+    web.patch(f"/api/v1/admin/mailboxes/{ID}", mailbox_update),
+    web.delete(f"/api/v1/admin/mailboxes/{ID}", mailbox_delete),
+]
