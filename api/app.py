@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from psycopg_pool import PoolTimeout
@@ -45,8 +46,24 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+CRON_LATE = timedelta(minutes=5)
+
+
+def _cron_check(heartbeat: str | None, now: str | None) -> tuple[bool, str]:
+    """Whether pg_cron is running this database's jobs: its heartbeat job runs every minute. No
+    heartbeat yet is fine (a database migrated a moment ago; `atumdesk migrate` refuses to finish
+    without pg_cron); a heartbeat that stopped means the scheduler is gone."""
+    if heartbeat is None or now is None:
+        return True, "no run recorded yet (the heartbeat job runs every minute)"
+    late = datetime.fromisoformat(now) - datetime.fromisoformat(heartbeat)
+    if late > CRON_LATE:
+        return False, f"no heartbeat for {int(late.total_seconds() // 60)} minutes: is pg_cron running?"
+    return True, "ok"
+
+
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: the database answers and every migration of this checkout is applied."""
+    """Readiness: the database answers, every migration of this checkout is applied, and pg_cron
+    has not stopped running this database's jobs."""
     checks: dict[str, object] = {}
     try:
         async with request.app[POOL].connection(timeout=5) as conn:
@@ -54,9 +71,10 @@ async def readyz(request: web.Request) -> web.Response:
             row = await cur.fetchone()
         facts = json.loads(row[0]) if row else {}  # the pool hands jsonb over as text (api/db.py)
         missing = sorted(set(migration_ids()) - set(facts.get("migrations", [])))
+        cron_ok, cron = _cron_check(facts.get("cron_heartbeat_at"), facts.get("database_time"))
         checks = {"database": "ok", "migrations": "ok" if not missing else f"pending: {', '.join(missing)}",
-                  "cron_heartbeat_at": facts.get("cron_heartbeat_at")}
-        ready = not missing
+                  "pg_cron": cron, "cron_heartbeat_at": facts.get("cron_heartbeat_at")}
+        ready = not missing and cron_ok
     except Exception as exc:  # any failure means not ready; the reason goes to the operator
         log.warning("readiness check failed: %s", exc)
         checks = {"database": f"unreachable: {type(exc).__name__}"}

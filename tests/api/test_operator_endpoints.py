@@ -95,3 +95,16 @@ def test_with_postgresql_down_the_server_starts_says_why_and_answers_503(
     with caplog.at_level(logging.WARNING, logger="atumdesk.http"):
         call(settings, check)
     assert any("PostgreSQL is not reachable" in r.getMessage() for r in caplog.records)
+
+
+def test_readiness_fails_when_pg_cron_stopped_running_the_jobs(db: Database) -> None:
+    with psycopg.connect(db.conninfo("atum_owner"), autocommit=True) as owner:
+        owner.execute("INSERT INTO atum.cron_heartbeats (job_name, beat_at)"
+                      " VALUES ('heartbeat', now() - interval '9 minutes')"
+                      " ON CONFLICT (job_name) DO UPDATE SET beat_at = EXCLUDED.beat_at")
+
+    async def check(client: TestClient) -> None:
+        status, _, body = await get(client, "/readyz")
+        assert status == 503 and "pg_cron" in body["checks"]["pg_cron"]
+
+    call(settings_for(db), check)
