@@ -154,7 +154,8 @@ def bench(tickets: int, *, only: Sequence[str] = BENCHMARKS, http_seconds: float
     if "sla" in results:
         passed += [results["sla"][k]["passed"] for k in ("sweep_idle", "sweep_crossing", "accept")]
     if "http" in results:
-        passed += [v["passed"] for v in results["http"]["operations"].values()]
+        for o in results["http"]["operations"].values():
+            passed += [o["ratio_passed"], o["p99_passed"]]
         passed.append(results["http"]["server"]["passed"])
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -238,21 +239,22 @@ def _sla_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def _http_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    rows = []
+    """The HTTP benchmark's rows: per operation the two rates and their ratio, then latencies."""
+    rows = [(f"HTTP API vs pgbench, {r['concurrency']} clients, one organization of {r['tickets_before']:,} tickets",
+             "HTTP / pgbench", "", "")]
     for o in r["operations"].values():
         h, p = o["http"], o["pgbench"]
         rows += [
-            (f"HTTP {o['description']}, {r['concurrency']} clients, {r['tickets_before']:,} tickets",
-             f"{h['requests_per_second']:,} / {p['transactions_per_second']:,} /s; {o['ratio']:.2f}x",
-             f">= {o['goal_ratio']}x", "ok" if o["ratio"] >= o["goal_ratio"] else "MISSED"),
-            ("  p50 / p99 over HTTP (pgbench)",
-             f"{h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms ({p['p50_ms']:.1f} / {p['p99_ms']:.1f})",
-             f"p99 < {o['goal_p99_ms']:.0f} ms", "ok" if h["p99_ms"] < o["goal_p99_ms"] else "MISSED"),
+            (f"  {o['description']}",
+             f"{h['requests_per_second']:,} / {p['transactions_per_second']:,} per s = {o['ratio']:.2f}x",
+             f">= {o['goal_ratio']}x", "ok" if o["ratio_passed"] else "MISSED"),
+            ("    p50 / p99", f"{h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms ({p['p50_ms']:.1f} / {p['p99_ms']:.1f})",
+             f"p99 < {o['goal_p99_ms']:.0f} ms", "ok" if o["p99_passed"] else "MISSED"),
         ]
         if h["errors"] or p["errors"]:
-            rows.append(("  errors over HTTP / pgbench", f"{h['errors']:,} / {p['errors']:,}", "0", "MISSED"))
+            rows.append(("    errors", f"{h['errors']:,} / {p['errors']:,}", "0", "MISSED"))
     server = r["server"]
-    rows.append((f"HTTP server peak memory ({server['processes']} process(es), pool {server['pool_size']})",
+    rows.append((f"  server peak memory ({server['processes']} process(es), pool of {server['pool_size']})",
                  f"{server['peak_rss_mb']:.0f} MB", f"< {server['goal_rss_mb']:.0f} MB",
                  "ok" if server["passed"] else "MISSED"))
     return rows
