@@ -42,10 +42,10 @@ def updatable_column(owner: psycopg.Connection, table: str) -> str | None:
 
 
 def copy_statement(owner: psycopg.Connection, table: str) -> sql.Composed:
-    """INSERT of a copy of a given row (as JSON), leaving out identity columns."""
+    """INSERT of a copy of a given row (as JSON), leaving out identity and generated columns."""
     columns = [r[0] for r in owner.execute("""
         SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0
-           AND NOT attisdropped AND attidentity = '' ORDER BY attnum""", [f"atum.{table}"])]
+           AND NOT attisdropped AND attidentity = '' AND attgenerated = '' ORDER BY attnum""", [f"atum.{table}"])]
     ident = sql.Identifier("atum", table)
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM jsonb_populate_record(NULL::{}, %s)").format(
