@@ -7,19 +7,10 @@ may write is decided in the database: staff read the configuration, admins chang
 
 from __future__ import annotations
 
-from typing import LiteralString
-
 from aiohttp import web
 
-from api.context import QUERIES
-from api.db import call
+from api.db import call, q
 from api.web_io import body_param, json_text, path_id, query_param
-from atumdesk.queries import query
-
-
-def q(name: str) -> LiteralString:
-    """A query of api/queries.sql by name."""
-    return query(name, QUERIES)
 
 
 # Users (invited with POST /api/v1/admin/users/invite, api/auth.py).

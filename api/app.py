@@ -16,12 +16,11 @@ from aiohttp import web
 from psycopg_pool import PoolTimeout
 
 from api import logs, metrics
-from api.context import POOL, QUERIES, SETTINGS
-from api.db import make_pool, unreachable_reason
+from api.context import POOL, SETTINGS
+from api.db import make_pool, q, unreachable_reason
 from api.middleware import middleware
 from api.routes import ROUTES
 from atumdesk.migrate import migration_ids
-from atumdesk.queries import query
 from atumdesk.settings import Settings
 
 log = logging.getLogger("atumdesk.http")
@@ -67,7 +66,7 @@ async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, object] = {}
     try:
         async with request.app[POOL].connection(timeout=5) as conn:
-            cur = await conn.execute(query("health", QUERIES))
+            cur = await conn.execute(q("health"))
             row = await cur.fetchone()
         facts = json.loads(row[0]) if row else {}  # the pool hands jsonb over as text (api/db.py)
         missing = sorted(set(migration_ids()) - set(facts.get("migrations", [])))

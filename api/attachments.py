@@ -14,20 +14,19 @@ import logging
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from psycopg.types.json import Jsonb
 
-from api.context import QUERIES, REQUEST_ID, SETTINGS
-from api.db import call, transaction
+from api.context import REQUEST_ID, SETTINGS
+from api.db import call, q, transaction
 from api.errors import Problem
 from api.middleware import MULTIPART_ROUTES
 from api.web_io import json_text, path_id, query_param
 from atumdesk.attachments import TooLarge, Upload, place, relative_path, stored_path
-from atumdesk.queries import query
 
 log = logging.getLogger("atumdesk.http")
 
@@ -66,11 +65,6 @@ DOWNLOAD_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9 ._()+,=@-]")
-
-
-def q(name: str) -> LiteralString:
-    """A query of api/queries.sql by name."""
-    return query(name, QUERIES)
 
 
 def _transportable(text: str | None) -> str | None:

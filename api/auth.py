@@ -13,12 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from api.context import CLIENT_IP, IS_HTTPS, QUERIES, SESSION_COOKIE, TOKEN
-from api.db import call
+from api.context import CLIENT_IP, IS_HTTPS, SESSION_COOKIE, TOKEN
+from api.db import call, q
 from api.errors import Problem
-from api.web_io import header_text, json_body, json_text, path_id, text_field
+from api.web_io import header_text, json_body, json_text, only_fields, path_id, text_field
 from atumdesk.passwords import hash_password, needs_rehash, password_problem, verify_password
-from atumdesk.queries import query
 
 SESSION_MAX_AGE = 12 * 3600  # the session's absolute lifetime (api.login_complete issues 12 hours)
 FAILED = "wrong e-mail address, password or organization"
@@ -35,7 +34,7 @@ def _match(candidates: list[dict[str, Any]], password: str) -> dict[str, Any] | 
 
 
 async def _anonymous(request: web.Request, name: str, params: list[Any]) -> Any:
-    text = await call(request, query(name, QUERIES), params, authenticate=False)
+    text = await call(request, q(name), params, authenticate=False)
     return json.loads(text)
 
 
@@ -47,9 +46,7 @@ def _set_session_cookie(request: web.Request, response: web.StreamResponse, toke
 async def login(request: web.Request) -> web.Response:
     """POST /api/v1/auth/login {email, password, organization?}: 200 with the user and a new session cookie."""
     body = await json_body(request)
-    unknown = set(body) - {"email", "password", "organization"}
-    if unknown:
-        raise Problem(422, f"unknown field \"{sorted(unknown)[0][:100]}\"", field=sorted(unknown)[0][:100])
+    only_fields(body, {"email", "password", "organization"})
     email = text_field(body, "email")
     password = text_field(body, "password")
     organization = text_field(body, "organization", required=False)
@@ -77,14 +74,14 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     """POST /api/v1/auth/logout: ends the session on the server and clears the cookie."""
-    response = json_text(await call(request, query("logout", QUERIES)))
+    response = json_text(await call(request, q("logout")))
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 async def me(request: web.Request) -> web.Response:
     """GET /api/v1/me: the signed-in user, role and organization."""
-    return json_text(await call(request, query("authenticate", QUERIES), [request.get(TOKEN)], authenticate=False))
+    return json_text(await call(request, q("authenticate"), [request.get(TOKEN)], authenticate=False))
 
 
 async def password_reset_request(request: web.Request) -> web.Response:
@@ -92,7 +89,7 @@ async def password_reset_request(request: web.Request) -> web.Response:
     body = await json_body(request)
     email = text_field(body, "email")
     organization = text_field(body, "organization", required=False)
-    return json_text(await call(request, query("password_reset_request", QUERIES),
+    return json_text(await call(request, q("password_reset_request"),
                                 [email, organization, request[CLIENT_IP]], authenticate=False), status=202)
 
 
@@ -106,16 +103,14 @@ async def redeem(request: web.Request) -> web.Response:
     if problem:
         raise Problem(422, problem, field="password")
     new_hash = await asyncio.to_thread(hash_password, password)
-    return json_text(await call(request, query("user_token_redeem", QUERIES), [token, new_hash], authenticate=False))
+    return json_text(await call(request, q("user_token_redeem"), [token, new_hash], authenticate=False))
 
 
 async def user_invite(request: web.Request) -> web.Response:
     """POST /api/v1/admin/users/invite {email, role, display_name?}: 201 (admin)."""
     body = await json_body(request)
-    unknown = set(body) - {"email", "role", "display_name"}
-    if unknown:
-        raise Problem(422, f"unknown field \"{sorted(unknown)[0][:100]}\"", field=sorted(unknown)[0][:100])
-    return json_text(await call(request, query("user_invite", QUERIES), [
+    only_fields(body, {"email", "role", "display_name"})
+    return json_text(await call(request, q("user_invite"), [
         text_field(body, "email"), text_field(body, "role"), text_field(body, "display_name", required=False) or ""]),
         status=201)
 
@@ -123,23 +118,21 @@ async def user_invite(request: web.Request) -> web.Response:
 async def api_token_create(request: web.Request) -> web.Response:
     """POST /api/v1/admin/api-tokens {name, role, user_id?, expires_at?}: 201 with the token, shown once."""
     body = await json_body(request)
-    unknown = set(body) - {"name", "role", "user_id", "expires_at"}
-    if unknown:
-        raise Problem(422, f"unknown field \"{sorted(unknown)[0][:100]}\"", field=sorted(unknown)[0][:100])
+    only_fields(body, {"name", "role", "user_id", "expires_at"})
     user_id = body.get("user_id")
     if user_id is not None and (not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id < 2**63):
         raise Problem(422, "user_id must be a user's id", field="user_id")
-    return json_text(await call(request, query("api_token_create", QUERIES), [
+    return json_text(await call(request, q("api_token_create"), [
         text_field(body, "name"), text_field(body, "role"), user_id,
         text_field(body, "expires_at", required=False)]), status=201)
 
 
 async def api_token_list(request: web.Request) -> web.Response:
     """GET /api/v1/admin/api-tokens (admin)."""
-    return json_text(await call(request, query("api_token_list", QUERIES), read_only=True))
+    return json_text(await call(request, q("api_token_list"), read_only=True))
 
 
 async def api_token_revoke(request: web.Request) -> web.Response:
     """DELETE /api/v1/admin/api-tokens/{id} (admin): revoked at once."""
-    return json_text(await call(request, query("api_token_revoke", QUERIES), [path_id(request)]))
+    return json_text(await call(request, q("api_token_revoke"), [path_id(request)]))
 

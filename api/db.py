@@ -47,6 +47,11 @@ _PREPARED: WeakKeyDictionary[AsyncConnection[Any], dict[tuple[str, tuple[int, ..
 _NAMES = itertools.count()
 
 
+def q(name: str) -> LiteralString:
+    """A query of api/queries.sql by name."""
+    return query(name, QUERIES)
+
+
 async def _configure(conn: AsyncConnection[Any]) -> None:
     # jsonb and json arrive as text: the API passes PostgreSQL's JSON through as it is.
     conn.adapters.register_loader("jsonb", TextLoader)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 import psycopg
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from api.context import QUERIES
-from atumdesk.queries import query
+from api.db import q
 
 log = logging.getLogger("atumdesk.http")
 
@@ -37,11 +35,6 @@ STATUS_BY_SQLSTATE = {
     "57014": 503,  # statement timeout
 }
 STATUS_BY_CLASS = {"22": 422, "23": 422, "08": 503, "53": 503, "57": 503}
-
-# Our constraints are named <table>_<column>_<what> (users_email_key, tickets_subject_length); a
-# foreign key within a tenant is <table>_organization_id_<column>_fkey.
-_SUFFIX = re.compile(r"_(?:fkey|key|check|length|format|positive|nonnegative|range|safe|argon2id|order|excl)$")
-
 
 class Problem(Exception):
     """An HTTP error raised by the HTTP layer itself; the error middleware renders it."""
@@ -80,26 +73,21 @@ CONSTRAINT_FIELDS: dict[str, str] = {}
 
 
 async def load_constraint_fields(pool: AsyncConnectionPool) -> None:
-    """Fill CONSTRAINT_FIELDS from the catalog (once per process; on failure, names are guessed)."""
+    """Fill CONSTRAINT_FIELDS from the catalog (once per process; tried again after a failure)."""
     if CONSTRAINT_FIELDS:
         return
     try:
         async with pool.connection(timeout=2) as conn:
-            cur = await conn.execute(query("constraint_fields", QUERIES))
+            cur = await conn.execute(q("constraint_fields"))
             row = await cur.fetchone()
         CONSTRAINT_FIELDS.update({k: v for k, v in json.loads(row[0] if row and row[0] else "{}").items() if v})
-    except Exception as exc:  # the name-based guess below still answers
+    except Exception as exc:  # the answer then names no field; the next violation tries again
         log.warning("could not read constraint fields from the catalog: %s", exc)
 
 
-def _constraint_field(table: str | None, name: str | None) -> str | None:
-    """The column a constraint is about: from the catalog, else read from its name."""
-    if name in CONSTRAINT_FIELDS:
-        return CONSTRAINT_FIELDS[name]
-    if not name or not table or not name.startswith(table + "_") or not _SUFFIX.search(name):
-        return None
-    column = _SUFFIX.sub("", name.removeprefix(table + "_"))
-    return column.removeprefix("organization_id_") or None
+def _constraint_field(name: str | None) -> str | None:
+    """The column a constraint is about (from the catalog)."""
+    return CONSTRAINT_FIELDS.get(name or "")
 
 
 def database_problem(exc: psycopg.Error, request_id: str) -> web.Response | None:
@@ -118,13 +106,13 @@ def database_problem(exc: psycopg.Error, request_id: str) -> web.Response | None
     if code.startswith("AT"):
         pass  # our own message, written for people
     elif code == "23505":
-        field = field or _constraint_field(diag.table_name, diag.constraint_name)
+        field = field or _constraint_field(diag.constraint_name)
         detail = f"{field or 'this value'} is already taken"
     elif code == "23503":
-        field = field or _constraint_field(diag.table_name, diag.constraint_name)
+        field = field or _constraint_field(diag.constraint_name)
         detail = f"{field or 'a referenced record'} does not exist"
     elif code in ("23514", "23P01"):
-        field = field or _constraint_field(diag.table_name, diag.constraint_name)
+        field = field or _constraint_field(diag.constraint_name)
         detail = f"{field or 'a value'} is not valid ({diag.constraint_name})"
     elif code == "23502":
         detail = f"{field or 'a value'} is required"

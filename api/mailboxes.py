@@ -4,24 +4,18 @@ never reaches the database); the rest is sql/58_api_mailboxes.sql."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, LiteralString
+from typing import Any
 
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from api.context import QUERIES, SETTINGS
-from api.db import call
+from api.context import SETTINGS
+from api.db import call, q
 from api.errors import Problem
 from api.web_io import json_body, json_text, path_id, query_param
 from atumdesk import secrets
-from atumdesk.queries import query
 
 CONTEXT = "mailbox:imap_password"
-
-
-def q(name: str) -> LiteralString:
-    """A query of api/queries.sql by name."""
-    return query(name, QUERIES)
 
 
 async def _password(request: web.Request, body: dict[str, Any]) -> tuple[bytes | None, bool]:

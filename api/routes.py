@@ -6,20 +6,11 @@ Each handler is the same few lines: read the path id, the JSON body or the query
 
 from __future__ import annotations
 
-from typing import LiteralString
-
 from aiohttp import web
 
 from api import admin, attachments, auth, mailboxes, openapi
-from api.context import QUERIES
-from api.db import call
+from api.db import call, q
 from api.web_io import body_param, header_text, json_text, path_id, query_param
-from atumdesk.queries import query
-
-
-def q(name: str) -> LiteralString:
-    """A query of api/queries.sql by name."""
-    return query(name, QUERIES)
 
 
 async def ticket_create(request: web.Request) -> web.Response:

@@ -66,6 +66,13 @@ def header_text(request: web.Request, name: str) -> str | None:
     return None if value is None else value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def only_fields(body: dict[str, Any], allowed: set[str]) -> None:
+    """422 naming the first field outside ``allowed`` (the SQL side does this with atum.input_check)."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise Problem(422, f"unknown field \"{unknown[0][:100]}\"", field=unknown[0][:100])
+
+
 def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
     """A string field read in Python (only for the few routes that must act before SQL: sign-in)."""
     value = body.get(name)
