@@ -131,6 +131,19 @@ CREATE OR REPLACE FUNCTION atum.cursor_make(p_at timestamptz, p_id bigint) RETUR
 AS $$ SELECT ((extract(epoch FROM p_at) * 1000000)::bigint)::text || '.' || p_id::text $$;
 COMMENT ON FUNCTION atum.cursor_make(timestamptz, bigint) IS 'The cursor of a list position (timestamp and id).';
 
+CREATE OR REPLACE FUNCTION atum.page_json_by_time(p_items jsonb[], p_limit integer) RETURNS jsonb
+    LANGUAGE sql STABLE
+AS $$
+    -- p_items holds up to p_limit + 1 items ordered by (created_at, id), ascending or descending:
+    -- one more than fits means there is a next page, which starts after the last one shown.
+    SELECT jsonb_build_object(
+        'items', coalesce(to_jsonb(p_items[1:p_limit]), '[]'),
+        'next', CASE WHEN cardinality(p_items) > p_limit
+                     THEN atum.cursor_make((p_items[p_limit] ->> 'created_at')::timestamptz,
+                                           (p_items[p_limit] ->> 'id')::bigint) END)
+$$;
+COMMENT ON FUNCTION atum.page_json_by_time(jsonb[], integer) IS 'A keyset page {"items", "next"} of a list ordered by created_at and id; "next" is the cursor of the last item shown (pass it as after).';
+
 CREATE OR REPLACE FUNCTION atum.cursor_read(p_input jsonb, OUT at timestamptz, OUT id bigint)
     LANGUAGE plpgsql IMMUTABLE
 AS $$

@@ -191,11 +191,7 @@ BEGIN
                AND (v_after.at IS NULL OR (t.created_at, t.id) < (v_after.at, v_after.id))
              ORDER BY t.created_at DESC, t.id DESC
              LIMIT v_limit + 1) AS t;
-    RETURN jsonb_build_object(
-        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
-        'next', CASE WHEN cardinality(v_items) > v_limit
-                     THEN atum.cursor_make((v_items[v_limit] ->> 'created_at')::timestamptz,
-                                                   (v_items[v_limit] ->> 'id')::bigint) END);
+    RETURN atum.page_json_by_time(v_items, v_limit);
 END
 $$;
 COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, newest first, filtered by status, priority, assignee (id, me, none) and full-text q; keyset pages {"items", "next"}.';
@@ -371,11 +367,7 @@ BEGIN
                AND (v_after.at IS NULL OR (t.created_at, t.id) > (v_after.at, v_after.id))
              ORDER BY t.created_at, t.id
              LIMIT v_limit + 1) AS t;
-    RETURN jsonb_build_object(
-        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
-        'next', CASE WHEN cardinality(v_items) > v_limit
-                     THEN atum.cursor_make((v_items[v_limit] ->> 'created_at')::timestamptz,
-                                                   (v_items[v_limit] ->> 'id')::bigint) END);
+    RETURN atum.page_json_by_time(v_items, v_limit);
 END
 $$;
 COMMENT ON FUNCTION api.triage_inbox(jsonb) IS 'Manager: NEW tickets, oldest first, keyset pages {"items", "next"}.';
@@ -420,11 +412,7 @@ BEGIN
                AND (v_after.at IS NULL OR (c.created_at, c.id) > (v_after.at, v_after.id))
              ORDER BY c.created_at, c.id
              LIMIT v_limit + 1) AS c;
-    RETURN jsonb_build_object(
-        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
-        'next', CASE WHEN cardinality(v_items) > v_limit
-                     THEN atum.cursor_make((v_items[v_limit] ->> 'created_at')::timestamptz,
-                                                   (v_items[v_limit] ->> 'id')::bigint) END);
+    RETURN atum.page_json_by_time(v_items, v_limit);
 END
 $$;
 COMMENT ON FUNCTION api.comment_list(bigint, jsonb) IS 'Comments of a ticket, oldest first, keyset pages; customers see public ones only.';

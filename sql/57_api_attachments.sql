@@ -173,11 +173,7 @@ BEGIN
                AND (v_after.at IS NULL OR (a.created_at, a.id) > (v_after.at, v_after.id))
              ORDER BY a.created_at, a.id
              LIMIT v_limit + 1) AS a;
-    RETURN jsonb_build_object(
-        'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),
-        'next', CASE WHEN cardinality(v_items) > v_limit
-                     THEN atum.cursor_make((v_items[v_limit] ->> 'created_at')::timestamptz,
-                                           (v_items[v_limit] ->> 'id')::bigint) END);
+    RETURN atum.page_json_by_time(v_items, v_limit);
 END
 $$;
 COMMENT ON FUNCTION api.attachment_list(bigint, jsonb) IS 'Attachments of a ticket, oldest first, keyset pages; customers see public ones only. AT404: ticket not visible.';

@@ -25,17 +25,15 @@ DECLARE
     v_input jsonb := atum.input_check(p_query, '{limit,after}');
     v_limit integer := atum.input_limit(v_input);
     v_after bigint := atum.input_bigint(v_input, 'after');
-    v_ids   bigint[];
+    v_items jsonb[];
 BEGIN
     PERFORM atum.require_role('admin', 'manage mailboxes');
-    SELECT array_agg(m.id ORDER BY m.id) INTO v_ids
+    SELECT array_agg(atum.mailbox_json(m.id) ORDER BY m.id) INTO v_items
       FROM (SELECT m.id FROM atum.mailboxes m
              WHERE m.organization_id = (SELECT c.organization_id FROM atum.request_context c)
                AND (v_after IS NULL OR m.id > v_after)
              ORDER BY m.id LIMIT v_limit + 1) AS m;
-    RETURN jsonb_build_object(
-        'items', coalesce((SELECT jsonb_agg(atum.mailbox_json(i) ORDER BY i) FROM unnest(v_ids[1:v_limit]) AS i), '[]'),
-        'next', CASE WHEN cardinality(v_ids) > v_limit THEN v_ids[v_limit]::text END);
+    RETURN atum.page_json(v_items, v_limit);
 END
 $$;
 COMMENT ON FUNCTION api.mailbox_list(jsonb) IS 'Admin: the organization''s mailboxes, by id, keyset pages {"items", "next"}.';

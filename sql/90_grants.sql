@@ -69,9 +69,9 @@ GRANT EXECUTE ON FUNCTION
     atum.input_check(jsonb, text[]), atum.input_text(jsonb, text, boolean), atum.input_bigint(jsonb, text, boolean),
     atum.input_boolean(jsonb, text, boolean), atum.input_enum(jsonb, text, text[]),
     atum.input_limit(jsonb, integer, integer), atum.cursor_make(timestamptz, bigint), atum.cursor_read(jsonb),
+    atum.page_json_by_time(jsonb[], integer),
     atum.ticket_json(atum.tickets), atum.ticket_tags_json(bigint, bigint), atum.comment_json(atum.ticket_comments),
-    atum.require_staff(bigint, text), atum.require_ticket(bigint), atum.user_json(atum.users),
-    atum.api_token_json(atum.api_tokens)
+    atum.require_staff(bigint, text), atum.require_ticket(bigint)
     TO atum_app;
 
 -- Reporting roles read the reporting views only. The views are security_invoker, so the tables
