@@ -28,6 +28,8 @@ run: install
 stop: install
 	$(ATUM) stop
 
+# The mail tests run a real IMAP server (Dovecot) on loopback.
+test: export ATUM_EXTRA_PACKAGES := dovecot-imapd
 test: install lint
 	$(BIN)/pytest
 

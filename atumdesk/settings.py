@@ -72,6 +72,37 @@ def _location(env: dict[str, str], name: str) -> str | None:
     return raw.rstrip("/")
 
 
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _domain(env: dict[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", raw) or len(raw) > 253:
+        raise SettingsError(f"{name} must be a domain name such as helpdesk.example.com, got {raw!r}")
+    return raw
+
+
+def _address(env: dict[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip()
+    if not re.fullmatch(r"[^@\s<>]+@[A-Za-z0-9.-]+", raw):
+        raise SettingsError(f"{name} must be a plain e-mail address such as helpdesk@example.com, got {raw!r}")
+    return raw
+
+
+def _file(env: dict[str, str], name: str) -> Path | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"{name}: no such file {raw!r}")
+    return path
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives, how to reach PostgreSQL, and how to serve HTTP."""
@@ -91,6 +122,20 @@ class Settings:
     # nginx location that serves the attachment store internally (X-Accel-Redirect); None: the app
     # streams attachment downloads itself.
     accel_redirect_prefix: str | None = None
+    # Outbound mail (the worker's SMTP relay) and the identity of our messages.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # Envelope sender and From: address of notifications, and the domain of our Message-IDs (mail
+    # coming back with such a Message-ID, or with our X-Loop header, is our own and is dropped).
+    mail_from: str = "helpdesk@localhost"
+    mail_domain: str = "atumdesk.localhost"
+    # Extra CA bundle for IMAP and SMTP servers with a private CA (certificates are always verified).
+    mail_ca_file: Path | None = None
+    # Larger raw messages are not parsed: the ticket gets a note that the message was too large.
+    mail_max_bytes: int = 40 * 1024 * 1024
 
     @property
     def database_name(self) -> str:
@@ -147,4 +192,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         db_pool_size=_int(env, "ATUM_DB_POOL_SIZE", 10, 2, 500),
         db_wait_seconds=_int(env, "ATUM_DB_WAIT", 10, 1, 600),
         accel_redirect_prefix=_location(env, "ATUM_ACCEL_REDIRECT_PREFIX"),
+        smtp_host=(env.get("ATUM_SMTP_HOST") or "").strip() or None,
+        smtp_port=_int(env, "ATUM_SMTP_PORT", 587, 1, 65535),
+        smtp_security=_choice(env, "ATUM_SMTP_SECURITY", "starttls", ("starttls", "tls", "none")),
+        smtp_username=env.get("ATUM_SMTP_USERNAME") or None,
+        smtp_password=env.get("ATUM_SMTP_PASSWORD") or None,
+        mail_from=_address(env, "ATUM_MAIL_FROM", "helpdesk@localhost"),
+        mail_domain=_domain(env, "ATUM_MAIL_DOMAIN", "atumdesk.localhost"),
+        mail_ca_file=_file(env, "ATUM_MAIL_CA_FILE"),
+        mail_max_bytes=_int(env, "ATUM_MAIL_MAX_BYTES", 40 * 1024 * 1024, 1024, 1024**3),
     )

@@ -171,14 +171,14 @@ BEGIN
                               ELSE jsonb_build_object(v_key1, r.j -> v_key1, v_key2, r.j -> v_key2) END),
                array_agg((r.j ->> v_ticket)::bigint), array_agg((r.j - 'organization_id') || v_mask)
           INTO v_orgs, v_keys, v_tickets, v_news
-          FROM (SELECT to_jsonb(n) AS j FROM new_rows n) AS r;
+          FROM (SELECT to_jsonb(n) AS j FROM new_rows n OFFSET 0) AS r;  -- OFFSET 0: to_jsonb once per row
     ELSIF TG_OP = 'DELETE' THEN
         SELECT array_agg((r.j ->> v_org)::bigint),
                array_agg(CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, r.j -> v_key1)
                               ELSE jsonb_build_object(v_key1, r.j -> v_key1, v_key2, r.j -> v_key2) END),
                array_agg((r.j ->> v_ticket)::bigint), array_agg((r.j - 'organization_id') || v_mask)
           INTO v_orgs, v_keys, v_tickets, v_olds
-          FROM (SELECT to_jsonb(o) AS j FROM old_rows o) AS r;
+          FROM (SELECT to_jsonb(o) AS j FROM old_rows o OFFSET 0) AS r;  -- OFFSET 0: to_jsonb once per row
     ELSE
         -- One updated row (most writes of the app) takes simple statements, whose plans cost
         -- little to make, instead of the set-based pairing below, which is planned on every call.
@@ -202,8 +202,8 @@ BEGIN
             v_olds := ARRAY[v_changed.old_values];
             v_news := ARRAY[v_changed.new_values];
         ELSE
-            WITH o AS (SELECT to_jsonb(o) AS j FROM old_rows o),
-                 n AS (SELECT to_jsonb(n) AS j FROM new_rows n)
+            WITH o AS MATERIALIZED (SELECT to_jsonb(o) AS j FROM old_rows o),  -- MATERIALIZED: to_jsonb once per row
+                 n AS MATERIALIZED (SELECT to_jsonb(n) AS j FROM new_rows n)
             SELECT array_agg((n.j ->> v_org)::bigint),
                    array_agg(CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, n.j -> v_key1)
                                   ELSE jsonb_build_object(v_key1, n.j -> v_key1, v_key2, n.j -> v_key2) END),
@@ -227,12 +227,45 @@ END
 $$;
 COMMENT ON FUNCTION atum_private.tg_audit() IS 'Statement-level audit trigger: writes one audit row per changed row.';
 
+CREATE OR REPLACE FUNCTION atum_private.tg_audit_insert_grouped() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- For tables written in bulk by the system (SLA events: one sweep may record thousands), an INSERT
+-- is audited as one row per organization and statement instead of one per inserted row: its key
+-- lists the inserted keys ({"id": [...]}), its new values hold the rows ({"rows": [...]}), and its
+-- ticket is set when all rows belong to one ticket. Every inserted row is in the hash chain; a
+-- mass crossing costs an audit row per organization, not per ticket.
+-- Same arguments as tg_audit (audit_attach allows a one-column key and no redaction here). Dynamic
+-- SQL because the columns are arguments; aggregating whole rows beats a jsonb value per row.
+DECLARE
+    v_orgs    bigint[];
+    v_keys    jsonb[];
+    v_tickets bigint[];
+    v_news    jsonb[];
+BEGIN
+    EXECUTE format(
+        'SELECT array_agg(g.org), array_agg(g.keys), array_agg(g.ticket), array_agg(g.rows)
+           FROM (SELECT n.%1$I AS org, jsonb_build_object(%2$L, to_jsonb(array_agg(n.%2$I))) AS keys,
+                        %3$s AS ticket, jsonb_build_object(''rows'', to_jsonb(array_agg(n))) AS rows
+                   FROM new_rows n GROUP BY n.%1$I) AS g',
+        TG_ARGV[0], (TG_ARGV[1]::text[])[1],
+        CASE WHEN TG_ARGV[2] = '' THEN 'NULL::bigint'
+             ELSE format('CASE WHEN min(n.%1$I) = max(n.%1$I) THEN min(n.%1$I) END', TG_ARGV[2]) END)
+      INTO v_orgs, v_keys, v_tickets, v_news;
+    PERFORM atum_private.audit_append(TG_OP, TG_TABLE_NAME::text, v_orgs, v_keys, v_tickets, NULL, v_news);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION atum_private.tg_audit_insert_grouped() IS 'Statement-level audit trigger for bulk system inserts: one audit row per organization and statement, listing the inserted rows.';
+
 CREATE OR REPLACE FUNCTION atum_private.audit_attach(p_table regclass, p_spec jsonb) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 -- p_spec: {"org": column holding the organization, "key": [primary key columns],
---          "ticket": column holding the ticket id, "redact": [...], "ignore": [...]}
+--          "ticket": column holding the ticket id, "redact": [...], "ignore": [...],
+--          "group_inserts": true for one audit row per organization and INSERT statement}
 -- One trigger per event: PostgreSQL allows transition tables only on single-event triggers.
 -- Named _900_* so they fire after every other AFTER trigger of the table. The spec is turned into
 -- the trigger's arguments here, once, so that no call of tg_audit has to read it apart.
@@ -251,8 +284,13 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS _900_audit_insert ON %s', p_table);
     EXECUTE format('DROP TRIGGER IF EXISTS _900_audit_update ON %s', p_table);
     EXECUTE format('DROP TRIGGER IF EXISTS _900_audit_delete ON %s', p_table);
+    IF (p_spec -> 'group_inserts') = 'true' AND (jsonb_array_length(p_spec -> 'key') <> 1 OR p_spec ? 'redact') THEN
+        RAISE EXCEPTION 'audit spec of %: "group_inserts" needs a one-column key and no redaction', p_table
+            USING ERRCODE = '22023';
+    END IF;
     EXECUTE format('CREATE TRIGGER _900_audit_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%s)', p_table, v_args);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION atum_private.%s(%s)', p_table,
+                   CASE WHEN (p_spec -> 'group_inserts') = 'true' THEN 'tg_audit_insert_grouped' ELSE 'tg_audit' END, v_args);
     EXECUTE format('CREATE TRIGGER _900_audit_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows '
                    'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_audit(%s)', p_table, v_args);
     EXECUTE format('CREATE TRIGGER _900_audit_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
@@ -280,7 +318,7 @@ SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
     ('atum.tickets',            '{"org": "organization_id", "key": ["id"], "ticket": "id", "ignore": ["updated_at"]}'),
     ('atum.ticket_tags',        '{"org": "organization_id", "key": ["ticket_id", "tag_id"], "ticket": "ticket_id"}'),
     ('atum.ticket_status_changes', '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
-    ('atum.sla_events',         '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
+    ('atum.sla_events',         '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "group_inserts": true}'),
     ('atum.ticket_comments',    '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "ignore": ["updated_at"]}'),
     ('atum.attachments',        '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.sessions',           '{"org": "organization_id", "key": ["id"], "redact": ["token_hash"], "ignore": ["last_seen_at"]}'),

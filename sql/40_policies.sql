@@ -184,11 +184,13 @@ CREATE POLICY mailboxes_admin ON atum.mailboxes FOR ALL TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin')
     WITH CHECK (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
 
--- audit_log: admins search their organization's log; staff read the entries of tickets (timeline).
+-- audit_log: admins search their organization's log; staff read the entries of tickets (timeline),
+-- including the sweep's shared SLA-event rows (staff read every SLA event of the organization anyway).
 CREATE POLICY audit_log_read ON atum.audit_log FOR SELECT TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
            AND ((SELECT c.role FROM atum.request_context c) = 'admin'
-                OR ((SELECT c.is_staff FROM atum.request_context c) AND ticket_id IS NOT NULL)));
+                OR ((SELECT c.is_staff FROM atum.request_context c)
+                    AND (ticket_id IS NOT NULL OR table_name = 'sla_events'))));
 
 -- Internal tables (audit_heads, ticket_counters, request_contexts, jobs, cron_heartbeats, sla_timers) deliberately have
 -- no policy: with RLS forced, only BYPASSRLS roles (the owner, via SECURITY DEFINER) reach them.

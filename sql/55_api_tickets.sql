@@ -467,10 +467,27 @@ BEGIN
                'seq', a.seq, 'occurred_at', a.occurred_at, 'actor_user_id', a.actor_user_id, 'actor_role', a.actor_role,
                'action', a.action, 'table', a.table_name, 'row_key', a.row_key, 'old', a.old_values, 'new', a.new_values)
                ORDER BY a.seq) INTO v_items
-      FROM (SELECT a.* FROM atum.audit_log a
+      FROM (SELECT a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.action, a.table_name, a.row_key,
+                   a.old_values, a.new_values
+              FROM atum.audit_log a
              WHERE a.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND a.ticket_id = p_ticket_id
                AND (v_after IS NULL OR a.seq > v_after)
-             ORDER BY a.seq
+            UNION ALL
+            -- SLA events the sweep recorded for several tickets at once share one audit row per
+            -- organization (tg_audit_insert_grouped); it is found through the events and shows this
+            -- ticket's part.
+            SELECT a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.action, a.table_name,
+                   jsonb_build_object('id', jsonb_agg(e.id ORDER BY e.id)), a.old_values,
+                   jsonb_build_object('rows', (SELECT jsonb_agg(r ORDER BY r -> 'id') FROM jsonb_array_elements(a.new_values -> 'rows') AS r
+                                                WHERE (r ->> 'ticket_id')::bigint = p_ticket_id))
+              FROM atum.sla_events e
+              JOIN atum.audit_log a ON a.organization_id = e.organization_id AND a.occurred_at = e.recorded_at
+                                   AND a.table_name = 'sla_events' AND a.ticket_id IS NULL
+                                   AND a.row_key -> 'id' @> to_jsonb(e.id)
+             WHERE e.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND e.ticket_id = p_ticket_id
+               AND (v_after IS NULL OR a.seq > v_after)
+             GROUP BY a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.action, a.table_name, a.old_values, a.new_values
+             ORDER BY 1
              LIMIT v_limit + 1) AS a;
     RETURN jsonb_build_object(
         'items', coalesce(to_jsonb(v_items[1:v_limit]), '[]'),

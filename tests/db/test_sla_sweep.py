@@ -138,8 +138,8 @@ def test_the_sweep_records_the_warning_then_the_breach_exactly_once(db: Database
                       " VALUES (%s, %s, 'first_response', 'breach', now())", [org.id, ticket_id])
 
 
-def test_each_event_is_audited_and_notified_to_the_managers(db: Database, owner: psycopg.Connection,
-                                                            org: Org) -> None:
+def test_a_sweep_audits_its_events_in_one_row_per_organization_and_notifies_the_managers(
+        db: Database, owner: psycopg.Connection, org: Org) -> None:
     ticket_id = accepted(db, owner, org)
     other = accepted(db, owner, org)
     for t in (ticket_id, other):
@@ -147,17 +147,42 @@ def test_each_event_is_audited_and_notified_to_the_managers(db: Database, owner:
               first_response_due_at=-timedelta(minutes=1))
     jobs_before = owner.execute("SELECT count(*) FROM atum.jobs WHERE kind = 'sla.notify'").fetchone()[0]
     assert sweep(owner) == 4
-    ids = sorted(r[0] for r in owner.execute("SELECT id FROM atum.sla_events WHERE ticket_id IN (%s, %s)",
-                                             [ticket_id, other]))
+    recorded = owner.execute("SELECT id, ticket_id, clock::text, kind::text FROM atum.sla_events"
+                             " WHERE ticket_id IN (%s, %s) ORDER BY id", [ticket_id, other]).fetchall()
+    ids = [r[0] for r in recorded]
+    # One audit row for the organization's part of the sweep, holding every event (in the hash chain).
     audited = owner.execute(
-        "SELECT count(*) FROM atum.audit_log WHERE organization_id = %s AND table_name = 'sla_events'"
-        " AND action = 'INSERT' AND ticket_id IN (%s, %s) AND actor_user_id IS NULL",
-        [org.id, ticket_id, other]).fetchone()[0]
-    assert audited == 4
+        "SELECT row_key, ticket_id, new_values FROM atum.audit_log WHERE organization_id = %s"
+        " AND table_name = 'sla_events' AND action = 'INSERT' AND actor_user_id IS NULL"
+        " AND seq > (SELECT max(seq) FROM atum.audit_log WHERE organization_id = %s AND table_name = 'tickets')",
+        [org.id, org.id]).fetchall()
+    assert len(audited) == 1
+    row_key, audited_ticket, new_values = audited[0]
+    assert audited_ticket is None  # several tickets
+    assert sorted(row_key["id"]) == ids
+    assert sorted((r["id"], r["ticket_id"], r["clock"], r["kind"]) for r in new_values["rows"]) == recorded
     jobs = owner.execute("SELECT organization_id, payload FROM atum.jobs WHERE kind = 'sla.notify'"
                          " ORDER BY id OFFSET %s", [jobs_before]).fetchall()
     assert jobs == [(org.id, {"recipients": "managers", "sla_event_ids": ids})]
     assert owner.execute("SELECT * FROM atum.audit_verify(%s)", [org.id]).fetchall() == []
+    # Each ticket's timeline shows its own part of the shared row, and only that.
+    for t in (ticket_id, other):
+        history = act(db, org.tokens["agent"], "SELECT api.ticket_history(%s, '{}') AS h", [t])["h"]["items"]
+        sla = [e for e in history if e["table"] == "sla_events"]
+        assert len(sla) == 1
+        assert {r["ticket_id"] for r in sla[0]["new"]["rows"]} == {t}
+        assert sorted(sla[0]["row_key"]["id"]) == [r[0] for r in recorded if r[1] == t]
+        assert [e["seq"] for e in history] == sorted(e["seq"] for e in history)
+
+
+def test_events_of_one_ticket_are_audited_with_the_ticket(db: Database, owner: psycopg.Connection, org: Org) -> None:
+    ticket_id = accepted(db, owner, org)
+    shift(owner, ticket_id, first_response_warn_at=-timedelta(minutes=1))
+    assert sweep(owner) == 1
+    row = owner.execute("SELECT row_key, new_values FROM atum.audit_log WHERE organization_id = %s"
+                        " AND table_name = 'sla_events' AND ticket_id = %s", [org.id, ticket_id]).fetchone()
+    assert row is not None
+    assert [(r["clock"], r["kind"]) for r in row[1]["rows"]] == [("first_response", "warning")]
 
 
 def test_a_threshold_passed_before_the_clock_stopped_is_recorded_when_it_stops(
