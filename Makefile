@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	@ATUM_EXTRA_PACKAGES=wrk deploy/dev/install-system-packages $(PYTHON)
+	@ATUM_EXTRA_PACKAGES="wrk dovecot-imapd" deploy/dev/install-system-packages $(PYTHON)
 	$(BIN)/python -m tests.bench.run
 
 psql: install

@@ -61,6 +61,12 @@ async def mailbox_delete(request: web.Request) -> web.Response:
     return json_text(await call(request, q("mailbox_delete"), [path_id(request)]))
 
 
+async def mailbox_test(request: web.Request) -> web.Response:
+    """POST /api/v1/admin/mailboxes/{id}/test (admin): 202; the worker tries to log in and open the
+    folder, and the outcome appears in the mailbox's health (no IMAP in the HTTP process)."""
+    return json_text(await call(request, q("mailbox_test"), [path_id(request)]), status=202)
+
+
 ID = r"{id:\d+}"
 ROUTES: list[web.RouteDef] = [
     web.get("/api/v1/admin/mailboxes", mailbox_list, allow_head=False),
@@ -68,4 +74,5 @@ ROUTES: list[web.RouteDef] = [
     web.get(f"/api/v1/admin/mailboxes/{ID}", mailbox_get, allow_head=False),
     web.patch(f"/api/v1/admin/mailboxes/{ID}", mailbox_update),
     web.delete(f"/api/v1/admin/mailboxes/{ID}", mailbox_delete),
+    web.post(f"/api/v1/admin/mailboxes/{ID}/test", mailbox_test),
 ]

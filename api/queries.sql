@@ -182,3 +182,27 @@ SELECT api.mailbox_save(%s, %s, %s, %s)
 
 -- mailbox_delete --
 SELECT api.mailbox_delete(%s)
+
+-- jobs_list --
+SELECT api.jobs_list(%s)
+
+-- job_retry --
+SELECT api.job_retry(%s)
+
+-- mailbox_test --
+SELECT api.mailbox_test(%s)
+
+-- mail_template_list --
+SELECT api.mail_template_list()
+
+-- mail_template_get --
+SELECT api.mail_template_get(%s)
+
+-- mail_template_put --
+SELECT api.mail_template_put(%s, %s)
+
+-- mail_template_delete --
+SELECT api.mail_template_delete(%s)
+
+-- mail_outbox_list --
+SELECT api.mail_outbox_list(%s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import admin, attachments, auth, mailboxes, openapi
+from api import admin, attachments, auth, jobs_admin, mail_templates, mailboxes, openapi
 from api.db import call, q
 from api.web_io import body_param, header_text, json_text, path_id, query_param
 
@@ -109,3 +109,5 @@ ROUTES: list[web.RouteDef] = [
 ]
 ROUTES += admin.ROUTES  # users, teams, categories, SLA policies, calendars, organization
 ROUTES += mailboxes.ROUTES
+ROUTES += jobs_admin.ROUTES  # the organization's background jobs
+ROUTES += mail_templates.ROUTES  # notification templates and the mail outbox

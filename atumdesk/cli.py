@@ -73,6 +73,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the job worker until SIGTERM, or with --once until nothing is due."""
+    from jobs.worker import main as worker_main
+
+    return worker_main(args.settings, once=args.once)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Embedded instance, migrations, demo data and the server, in the foreground."""
     from atumdesk.run import run
@@ -122,6 +129,13 @@ def cmd_cron(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest_eml(args: argparse.Namespace) -> int:
+    """Ingest raw RFC 5322 messages through the code path IMAP polling uses."""
+    from jobs.mail_ingest import ingest_files
+
+    return ingest_files(args.settings, args.org, args.files)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     p = _Parser(prog="atumdesk", description="ATUM DESK service desk: administration and servers.")
@@ -160,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=_bounded_int(1, 65535))
     sv.set_defaults(func=cmd_serve)
 
+    wk = sub.add_parser("worker", help="the job worker (mail in and out, backups, files) until SIGTERM")
+    wk.add_argument("--once", action="store_true", help="run the jobs that are due, then exit")
+    wk.set_defaults(func=cmd_worker)
+
     rn = sub.add_parser("run", help="embedded instance + migrate + demo data + server, until Ctrl-C (make run)")
     rn.add_argument("--demo-tickets", type=_bounded_int(0, 10_000_000), default=2000)
     rn.set_defaults(func=cmd_run)
@@ -171,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     ins.set_defaults(func=cmd_instance)
 
     sub.add_parser("cron", help="pg_cron jobs with their last runs").set_defaults(func=cmd_cron)
+
+    ie = sub.add_parser(
+        "ingest-eml", help="ingest raw RFC 5322 messages (.eml) exactly as IMAP polling does",
+        description="Ingest raw RFC 5322 messages into an organization through the code path IMAP polling uses. "
+                    "Prints one line per file: file, disposition (ticket_created, comment_added, duplicate, "
+                    "dropped_auto, ...) and ticket reference, tab-separated. Every file is checked first: a "
+                    "missing or unreadable file, or an unknown organization, ingests nothing (exit 2). A file the "
+                    "database refuses is reported and the others are still ingested (exit 1).")
+    ie.add_argument("--org", required=True, help="organization slug")
+    ie.add_argument("files", nargs="+", metavar="FILE", help="raw message files")
+    ie.set_defaults(func=cmd_ingest_eml)
     return p
 
 

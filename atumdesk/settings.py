@@ -93,6 +93,15 @@ def _address(env: dict[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _public_url(env: dict[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", raw):
+        raise SettingsError(f"{name} must be an http(s) URL such as https://help.example.com, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def _file(env: dict[str, str], name: str) -> Path | None:
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -136,6 +145,13 @@ class Settings:
     mail_ca_file: Path | None = None
     # Larger raw messages are not parsed: the ticket gets a note that the message was too large.
     mail_max_bytes: int = 40 * 1024 * 1024
+    # Where people reach the web app (links in notifications); None: http://ATUM_HOST:ATUM_PORT.
+    public_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The web app's address for links in mail: ATUM_PUBLIC_URL, else where `serve` listens."""
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
 
     @property
     def database_name(self) -> str:
@@ -201,4 +217,5 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         mail_domain=_domain(env, "ATUM_MAIL_DOMAIN", "atumdesk.localhost"),
         mail_ca_file=_file(env, "ATUM_MAIL_CA_FILE"),
         mail_max_bytes=_int(env, "ATUM_MAIL_MAX_BYTES", 40 * 1024 * 1024, 1024, 1024**3),
+        public_url=_public_url(env, "ATUM_PUBLIC_URL"),
     )

@@ -1,4 +1,5 @@
 """The job worker: what SQL cannot do (IMAP, SMTP, pg_dump, files), claimed from atum.jobs.
 
-The table exists (migrations/0001); the worker and its handlers arrive with the e-mail issue.
+``worker.py`` is the loop (`atumdesk worker`), ``registry.py`` what a handler sees, ``handlers.py``
+the modules that register handlers; the queue itself is SQL (sql/61_jobs.sql).
 """

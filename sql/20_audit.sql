@@ -323,7 +323,10 @@ SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
     ('atum.attachments',        '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.sessions',           '{"org": "organization_id", "key": ["id"], "redact": ["token_hash"], "ignore": ["last_seen_at"]}'),
     ('atum.api_tokens',         '{"org": "organization_id", "key": ["id"], "redact": ["token_hash"], "ignore": ["last_used_at"]}'),
-    ('atum.mailboxes',          '{"org": "organization_id", "key": ["id"], "redact": ["imap_password_encrypted"], "ignore": ["updated_at"]}')
+    ('atum.mailboxes',          '{"org": "organization_id", "key": ["id"], "redact": ["imap_password_encrypted"], "ignore": ["updated_at"]}'),
+    ('atum.mail_messages',      '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
+    ('atum.mail_outbox',        '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "redact": ["secret"], "ignore": ["updated_at"]}'),
+    ('atum.mail_templates',     '{"org": "organization_id", "key": ["id"], "ignore": ["updated_at"]}')
   ) AS t (tbl, spec);
 
 -- Append-only: nobody changes or removes audit rows, except the owner's maintenance path

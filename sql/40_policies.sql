@@ -184,6 +184,21 @@ CREATE POLICY mailboxes_admin ON atum.mailboxes FOR ALL TO atum_app
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin')
     WITH CHECK (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
 
+-- mail_messages: staff read the organization's mail log (threading, what became of a message);
+-- only the mail paths write it, as the owner. Customers see the tickets and comments it made.
+CREATE POLICY mail_messages_staff_read ON atum.mail_messages FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.is_staff FROM atum.request_context c));
+
+-- mail_outbox: admins read the notifications (what was sent, what failed and why); only the
+-- triggers and the worker write them, as the owner. The secret column is not granted at all.
+CREATE POLICY mail_outbox_admin_read ON atum.mail_outbox FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
+
+-- mail_templates: admins only (they write the organization's notification templates).
+CREATE POLICY mail_templates_admin ON atum.mail_templates FOR ALL TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin')
+    WITH CHECK (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.role FROM atum.request_context c) = 'admin');
+
 -- audit_log: admins search their organization's log; staff read the entries of tickets (timeline),
 -- including the sweep's shared SLA-event rows (staff read every SLA event of the organization anyway).
 CREATE POLICY audit_log_read ON atum.audit_log FOR SELECT TO atum_app
@@ -192,5 +207,5 @@ CREATE POLICY audit_log_read ON atum.audit_log FOR SELECT TO atum_app
                 OR ((SELECT c.is_staff FROM atum.request_context c)
                     AND (ticket_id IS NOT NULL OR table_name = 'sla_events'))));
 
--- Internal tables (audit_heads, ticket_counters, request_contexts, jobs, cron_heartbeats, sla_timers) deliberately have
+-- Internal tables (audit_heads, ticket_counters, request_contexts, jobs, cron_heartbeats, sla_timers, mail_sender_windows) deliberately have
 -- no policy: with RLS forced, only BYPASSRLS roles (the owner, via SECURITY DEFINER) reach them.

@@ -5,17 +5,20 @@
 -- returned: answers show has_password instead.
 
 CREATE OR REPLACE FUNCTION atum.mailbox_json(p_id bigint) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
     -- Named columns, no whole row: the app may not read the encrypted password, not even to drop it.
-    SELECT to_jsonb(m) FROM (
+    -- plpgsql, not sql: api.mailbox_health (polling health) comes later, in sql/64_mail_poll.sql.
+    RETURN (SELECT to_jsonb(m) || jsonb_build_object('health', api.mailbox_health(m.id)) FROM (
         SELECT m.id, m.name, m.address, m.imap_host, m.imap_port, m.imap_security, m.imap_username, m.has_password,
                m.imap_folder, m.processed_folder, m.is_active, m.created_at, m.updated_at
           FROM atum.mailboxes m
-         WHERE m.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND m.id = p_id) AS m
+         WHERE m.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND m.id = p_id) AS m);
+END
 $$;
-COMMENT ON FUNCTION atum.mailbox_json(bigint) IS 'A mailbox as the API shows it (never the password); NULL when not visible.';
+COMMENT ON FUNCTION atum.mailbox_json(bigint) IS 'A mailbox as the API shows it (never the password), with its polling health; NULL when not visible.';
 
 CREATE OR REPLACE FUNCTION api.mailbox_list(p_query jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE

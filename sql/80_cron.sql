@@ -87,6 +87,12 @@ AS $$
         ('request-contexts-purge', '*/15 * * * *', 'SELECT atum.request_contexts_purge()'),
         ('sign-in-state-purge', '41 * * * *', 'SELECT atum.sign_in_state_purge()'),
         ('tickets-auto-close', '* * * * *', 'SELECT atum.tickets_auto_close()'),
-        ('sla-sweep', '* * * * *', 'SELECT atum.sla_sweep()')
+        ('sla-sweep', '* * * * *', 'SELECT atum.sla_sweep()'),
+        -- The job queue (sql/61_jobs.sql): crashed workers' jobs back in the queue within a
+        -- minute even while no worker claims, and finished jobs deleted after their retention.
+        ('jobs-reclaim', '* * * * *', 'SELECT atum_private.jobs_reclaim()'),
+        ('jobs-purge', '29 * * * *', 'SELECT atum.jobs_purge()'),
+        -- IMAP (sql/64_mail_poll.sql): a mail.poll job per active mailbox, one at a time per mailbox.
+        ('mail-poll', '* * * * *', 'SELECT atum.mailbox_polls_enqueue()')
 $$;
 COMMENT ON FUNCTION atum.cron_jobs() IS 'The pg_cron schedule of this database (UTC): name, cron expression, SQL. Synced by atumdesk migrate.';

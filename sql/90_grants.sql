@@ -35,6 +35,8 @@ GRANT SELECT (organization_id, id, name, address, imap_host, imap_port, imap_sec
               imap_folder, processed_folder, is_active, created_at, updated_at)
     ON atum.mailboxes TO atum_app;
 GRANT INSERT, UPDATE, DELETE ON atum.mailboxes TO atum_app;
+-- The mail log: read-only for the app (staff, by policy); ingestion and the outbox write it as the owner.
+GRANT SELECT ON atum.mail_messages TO atum_app;
 
 GRANT SELECT ON atum.audit_log TO atum_app;
 GRANT SELECT ON atum.ticket_status_changes, atum.sla_events TO atum_app;
@@ -117,4 +119,23 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
     api.mailbox_list(jsonb), api.mailbox_get(bigint), api.mailbox_save(bigint, jsonb, bytea, boolean),
     api.mailbox_delete(bigint), atum.mailbox_json(bigint), atum.input_email(jsonb, text, boolean)
+    TO atum_app;
+-- Polling health and the connection test (sql/64_mail_poll.sql); the poll itself is the owner's.
+GRANT EXECUTE ON FUNCTION api.mailbox_health(bigint), api.mailbox_test(bigint) TO atum_app;
+
+-- The admins' view of the job queue (sql/61_jobs.sql). The queue itself (atum.jobs, the
+-- atum_private.job_* functions) stays the owner's: the worker and pg_cron run as atum_owner.
+GRANT EXECUTE ON FUNCTION api.jobs_list(jsonb), api.job_retry(bigint) TO atum_app;
+
+-- Notifications (sql/63_mail_outbox.sql): admins read the outbox, never its secret column (reset
+-- and invitation tokens); they write the organization's templates. The worker's side is the owner's.
+GRANT SELECT (organization_id, id, kind, state, recipient_id, to_address, ticket_id, comment_id, context, dedupe_key,
+              message_id, in_reply_to, thread_references, reply_to, subject, attempts, last_error, created_at,
+              updated_at, sending_at, sent_at, failed_at)
+    ON atum.mail_outbox TO atum_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON atum.mail_templates TO atum_app;
+GRANT EXECUTE ON FUNCTION
+    atum.mail_kind_of(text), atum.mail_template_json(atum.mail_kind), api.mail_template_list(),
+    api.mail_template_get(text), api.mail_template_put(text, jsonb), api.mail_template_delete(text),
+    api.mail_outbox_list(jsonb)
     TO atum_app;

@@ -120,6 +120,17 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
       [org_id, org.users["admin"], f"atum_t_{slug}-integration-token"])
     q("INSERT INTO atum.mailboxes (organization_id, name, address, imap_host, imap_username)"
       " VALUES (%s, 'Support', %s, 'imap.example.net', %s)", [org_id, f"support@{slug}.example", f"support@{slug}"])
+    q("INSERT INTO atum.mail_messages (organization_id, direction, message_id, ticket_id, from_address, subject,"
+      " disposition) VALUES (%s, 'inbound', %s, %s, %s, 'Printer jams on every page', 'ticket_created')",
+      [org_id, f"<printer-jam@{slug}.example>", org.ticket_id, f"customer@{slug}.example"])
+    # The agent's reply above was written by the system (no request context), which notifies
+    # nobody: its notification is queued here as the outbox trigger would have for a live reply.
+    q("INSERT INTO atum.mail_outbox (organization_id, kind, recipient_id, to_address, ticket_id, comment_id, context)"
+      " SELECT %s, 'staff_reply', u.id, u.email, %s, %s, '{}' FROM atum.users u"
+      " WHERE u.organization_id = %s AND u.id = %s",
+      [org_id, org.ticket_id, org.public_comment_id, org_id, org.users["customer"]])
+    q("INSERT INTO atum.mail_templates (organization_id, kind, subject) VALUES (%s, 'resolved', %s)",
+      [org_id, "[{{ ticket.reference }}] Done: {{ ticket.subject }}"])
     q("SELECT api.grant_reporting('atum_reporting', %s)", [org_id])
     return org
 

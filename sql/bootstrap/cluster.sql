@@ -25,6 +25,6 @@ ALTER ROLE atum_reporting SET default_transaction_read_only = on;
 -- api.grant_reporting (run by the owner) makes BI roles members of atum_reporting.
 GRANT atum_reporting TO atum_owner WITH ADMIN OPTION;
 
-COMMENT ON ROLE atum_owner IS 'ATUM DESK: owns the schema, runs migrations, backups and maintenance (BYPASSRLS). Not used by the web app.';
-COMMENT ON ROLE atum_app IS 'ATUM DESK: the API and the worker log in as this role. Owns nothing, no BYPASSRLS: row-level security applies.';
+COMMENT ON ROLE atum_owner IS 'ATUM DESK: owns the schema, runs migrations, backups, maintenance and the job worker (BYPASSRLS). Not used by the web app.';
+COMMENT ON ROLE atum_app IS 'ATUM DESK: the API logs in as this role. Owns nothing, no BYPASSRLS: row-level security applies.';
 COMMENT ON ROLE atum_reporting IS 'ATUM DESK: read-only access to the reporting schema, for BI tools; sees only organizations granted with api.grant_reporting.';

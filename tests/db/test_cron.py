@@ -17,7 +17,8 @@ from atumdesk.settings import Settings
 from tests.conftest import CRON_DATABASE
 
 HEARTBEAT = f"atum:{CRON_DATABASE}:heartbeat"
-JOBS = [HEARTBEAT, f"atum:{CRON_DATABASE}:tickets-auto-close", f"atum:{CRON_DATABASE}:sla-sweep"]
+JOBS = [HEARTBEAT, f"atum:{CRON_DATABASE}:tickets-auto-close", f"atum:{CRON_DATABASE}:sla-sweep",
+        f"atum:{CRON_DATABASE}:jobs-reclaim"]
 
 
 def succeeded_runs(admin: psycopg.Connection, job: str, since: datetime) -> int:
@@ -27,7 +28,7 @@ def succeeded_runs(admin: psycopg.Connection, job: str, since: datetime) -> int:
 
 
 @pytest.mark.slow
-def test_pg_cron_runs_the_heartbeat_auto_close_and_sla_sweep(cluster: Settings) -> None:
+def test_pg_cron_runs_the_heartbeat_auto_close_sla_sweep_and_job_reclaim(cluster: Settings) -> None:
     owner_url = make_conninfo(cluster.owner_database_url, dbname=CRON_DATABASE)
     with psycopg.connect(cluster.admin_database_url, autocommit=True) as admin, \
             psycopg.connect(owner_url, autocommit=True) as listener:
@@ -38,6 +39,10 @@ def test_pg_cron_runs_the_heartbeat_auto_close_and_sla_sweep(cluster: Settings) 
         ticket = listener.execute(
             "INSERT INTO atum.tickets (organization_id, subject, requester_id, created_at)"
             " VALUES (%s, 'Still waiting', %s, now() - interval '1 day') RETURNING id", [org, customer]).fetchone()[0]
+        # A job left running by a worker whose session is gone: only the reclaim job frees it.
+        orphan = listener.execute(
+            "INSERT INTO atum.jobs (kind, state, attempts, locked_by, locked_at)"
+            " VALUES ('test.orphan', 'running', 1, 'gone:1/1@1', now()) RETURNING id").fetchone()[0]
         since = listener.execute("SELECT now()").fetchone()[0]
 
         def waiting() -> list[str]:
@@ -66,6 +71,8 @@ def test_pg_cron_runs_the_heartbeat_auto_close_and_sla_sweep(cluster: Settings) 
         jobs = listener.execute("SELECT count(*) FROM atum.jobs WHERE organization_id = %s AND kind = 'sla.notify'",
                                 [org]).fetchone()
         assert jobs == (1,)
+        orphaned = listener.execute("SELECT state::text, last_error FROM atum.jobs WHERE id = %s", [orphan]).fetchone()
+        assert orphaned == ("failed", "WorkerLost: the worker gone:1/1@1 stopped while running attempt 1 of 10")
 
     env = dict(os.environ, ATUM_DATA_DIR=str(cluster.data_dir),
                ATUM_DATABASE_URL=make_conninfo(cluster.database_url, dbname=CRON_DATABASE))
@@ -74,3 +81,4 @@ def test_pg_cron_runs_the_heartbeat_auto_close_and_sla_sweep(cluster: Settings) 
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if x.startswith(HEARTBEAT))
     assert "succeeded" in line and "* * * * *" in line
+    assert any(x.startswith(f"atum:{CRON_DATABASE}:jobs-purge ") for x in proc.stdout.splitlines())
