@@ -92,11 +92,21 @@ def format_datetime(context: Context, value: Any) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
+_REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|aw|sv|vs|wg|fw|fwd|antw|odp|r)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def reply_subject(subject: str | None) -> str:
+    """``Re: `` and the subject without the reply and forward prefixes it may carry already, so that a
+    thread does not grow ``Re: Re: AW:`` chains."""
+    return "Re: " + _REPLY_PREFIX.sub("", subject or "").strip()
+
+
 def _environment(html: bool) -> _Sandbox:
     env = _Sandbox(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=html, trim_blocks=True, lstrip_blocks=True,
                    keep_trailing_newline=False, finalize=lambda value: "" if value is None else value)
     env.filters["humanize"] = humanize
     env.filters["datetime"] = format_datetime
+    env.filters["reply_subject"] = reply_subject
     return env
 
 

@@ -110,3 +110,11 @@ def test_the_public_url_defaults_to_where_the_server_listens() -> None:
     assert load({"ATUM_DATA_DIR": "/x", "ATUM_PUBLIC_URL": "https://help.example.com/desk/"}).base_url == (
         "https://help.example.com/desk")
     assert load({"ATUM_DATA_DIR": "/x", "ATUM_PORT": "9000"}).base_url == "http://127.0.0.1:9000"
+
+
+def test_a_reply_subject_does_not_stack_reply_prefixes() -> None:
+    reply_subject = mail_render.reply_subject
+    assert reply_subject("Printer on fire") == "Re: Printer on fire"
+    assert reply_subject("RE: AW:Fwd:  Printer on fire") == "Re: Printer on fire"
+    assert reply_subject("Re[2]: Printer") == "Re: Printer"
+    assert reply_subject("Return of the printer") == "Re: Return of the printer"
