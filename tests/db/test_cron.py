@@ -18,7 +18,7 @@ from tests.conftest import CRON_DATABASE
 
 HEARTBEAT = f"atum:{CRON_DATABASE}:heartbeat"
 JOBS = [HEARTBEAT, f"atum:{CRON_DATABASE}:tickets-auto-close", f"atum:{CRON_DATABASE}:sla-sweep",
-        f"atum:{CRON_DATABASE}:jobs-reclaim"]
+        f"atum:{CRON_DATABASE}:jobs-reclaim", f"atum:{CRON_DATABASE}:mail-poll"]
 
 
 def succeeded_runs(admin: psycopg.Connection, job: str, since: datetime) -> int:
@@ -28,7 +28,7 @@ def succeeded_runs(admin: psycopg.Connection, job: str, since: datetime) -> int:
 
 
 @pytest.mark.slow
-def test_pg_cron_runs_the_heartbeat_auto_close_sla_sweep_and_job_reclaim(cluster: Settings) -> None:
+def test_pg_cron_runs_the_heartbeat_auto_close_sla_sweep_job_reclaim_and_mail_polls(cluster: Settings) -> None:
     owner_url = make_conninfo(cluster.owner_database_url, dbname=CRON_DATABASE)
     with psycopg.connect(cluster.admin_database_url, autocommit=True) as admin, \
             psycopg.connect(owner_url, autocommit=True) as listener:
@@ -39,6 +39,11 @@ def test_pg_cron_runs_the_heartbeat_auto_close_sla_sweep_and_job_reclaim(cluster
         ticket = listener.execute(
             "INSERT INTO atum.tickets (organization_id, subject, requester_id, created_at)"
             " VALUES (%s, 'Still waiting', %s, now() - interval '1 day') RETURNING id", [org, customer]).fetchone()[0]
+        # A mailbox: only the mail-poll job queues its poll.
+        mailbox = listener.execute(
+            "INSERT INTO atum.mailboxes (organization_id, name, address, imap_host, imap_username)"
+            " VALUES (%s, 'Support', 'support@cron.example', 'imap.cron.example', 'support') RETURNING id",
+            [org]).fetchone()[0]
         # A job left running by a worker whose session is gone: only the reclaim job frees it.
         orphan = listener.execute(
             "INSERT INTO atum.jobs (kind, state, attempts, locked_by, locked_at)"
@@ -73,6 +78,9 @@ def test_pg_cron_runs_the_heartbeat_auto_close_sla_sweep_and_job_reclaim(cluster
         assert jobs == (1,)
         orphaned = listener.execute("SELECT state::text, last_error FROM atum.jobs WHERE id = %s", [orphan]).fetchone()
         assert orphaned == ("failed", "WorkerLost: the worker gone:1/1@1 stopped while running attempt 1 of 10")
+        polls = listener.execute("SELECT payload FROM atum.jobs WHERE organization_id = %s AND kind = 'mail.poll'",
+                                 [org]).fetchall()
+        assert polls == [({"mailbox_id": mailbox},)]
 
     env = dict(os.environ, ATUM_DATA_DIR=str(cluster.data_dir),
                ATUM_DATABASE_URL=make_conninfo(cluster.database_url, dbname=CRON_DATABASE))
