@@ -1,4 +1,4 @@
-"""The aiohttp application: the factory, the pool's life, the operator endpoints and the page.
+"""The aiohttp application: the factory, the pool's life, the operator endpoints; the web app is api/web_app.py.
 
 Every API route follows one path (api/db.py): authenticate, one transaction, the request context
 set through the database, one ``api.*`` call, its JSON returned as it is. The route table is
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from psycopg_pool import PoolTimeout
 
-from api import logs, metrics
+from api import live, logs, metrics, web_app
 from api.context import POOL, SETTINGS
 from api.db import make_pool, q, unreachable_reason
 from api.middleware import middleware
@@ -24,21 +24,6 @@ from atumdesk.migrate import migration_ids
 from atumdesk.settings import Settings
 
 log = logging.getLogger("atumdesk.http")
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ATUM DESK</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d2433}
-code{background:#eef1f6;padding:.1rem .3rem;border-radius:.2rem}</style></head>
-<body><h1>ATUM DESK</h1><p>The service desk is running. The web app is being built; meanwhile the
-database, the command line (<code>atumdesk --help</code>) and the operator endpoints
-<a href="/healthz">/healthz</a> and <a href="/readyz">/readyz</a> are live.</p></body></html>
-"""
-
-async def index(request: web.Request) -> web.Response:
-    """The placeholder page (the single-page app replaces it)."""
-    return web.Response(text=PAGE, content_type="text/html")
-
 
 async def healthz(request: web.Request) -> web.Response:
     """Liveness: the process answers. Deliberately does not touch the database."""
@@ -102,11 +87,12 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_pool)
-    app.router.add_get("/", index)
+    live.setup(app)  # after the pool: the LISTEN task and the open sockets (api/live.py)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics.metrics)
     app.add_routes(ROUTES)
+    web_app.setup(app)  # last: its page route takes every GET left
     return app
 
 

@@ -206,3 +206,6 @@ SELECT api.mail_template_delete(%s)
 
 -- mail_outbox_list --
 SELECT api.mail_outbox_list(%s)
+
+-- live_identity --
+SELECT api.live_identity(%s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import admin, attachments, auth, jobs_admin, mail_templates, mailboxes, openapi
+from api import admin, attachments, auth, jobs_admin, live, mail_templates, mailboxes, openapi
 from api.db import call, q
 from api.web_io import body_param, header_text, json_text, path_id, query_param
 
@@ -106,6 +106,7 @@ ROUTES: list[web.RouteDef] = [
     web.post("/api/v1/admin/api-tokens", auth.api_token_create),
     web.delete(f"/api/v1/admin/api-tokens/{ID}", auth.api_token_revoke),
     web.get("/api/v1/openapi.json", openapi.document, allow_head=False),
+    web.get("/api/v1/live", live.live, allow_head=False),  # the WebSocket of live updates
 ]
 ROUTES += admin.ROUTES  # users, teams, categories, SLA policies, calendars, organization
 ROUTES += mailboxes.ROUTES

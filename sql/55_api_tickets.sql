@@ -127,16 +127,146 @@ END
 $$;
 COMMENT ON FUNCTION api.ticket_create(jsonb, text) IS 'Opens a ticket (status NEW). With an Idempotency-Key, a repeated request returns the first answer and creates nothing. AT422: bad field; unknown category or requester.';
 
+CREATE OR REPLACE FUNCTION atum.ticket_allowed_moves(t atum.tickets) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- The moves of atum.ticket_moves() open to the caller from the ticket's status, as the state
+-- machine (sql/45) would judge them: the requester is the customer who opened it, and may reopen
+-- only within the organization's reopen window. The web app offers exactly these. PL/pgSQL, not
+-- SQL: its plan is kept for the session (a SQL function with a FROM clause is planned per call).
+BEGIN
+    RETURN (
+    SELECT coalesce(jsonb_agg(jsonb_build_object('status', m.to_status, 'reason_required', m.reason_required)
+                              ORDER BY m.to_status), '[]')
+      FROM atum.request_context c, atum.ticket_moves() m
+     WHERE m.from_status = t.status
+       AND CASE WHEN c.role = 'customer' AND t.requester_id = c.user_id THEN 'requester' ELSE c.role::text END = ANY (m.allowed)
+       AND NOT (c.role = 'customer' AND t.status = 'RESOLVED' AND m.to_status = 'IN_PROGRESS'
+                AND t.resolved_at < now() - make_interval(days => (SELECT o.reopen_window_days FROM atum.organizations o
+                                                                    WHERE o.id = t.organization_id))));
+END
+$$;
+COMMENT ON FUNCTION atum.ticket_allowed_moves(atum.tickets) IS 'The status moves the caller may make on a ticket now, [{status, reason_required}] (the requester''s reopen only within the reopen window).';
+
+CREATE OR REPLACE FUNCTION atum.minutes_within(p_ranges tstzmultirange, p_from timestamptz, p_to timestamptz)
+RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    -- Minutes of p_ranges between two instants, negative when p_to is before p_from (as
+    -- atum.business_minutes_between counts), from ranges already read for a wider window.
+    SELECT sign(extract(epoch FROM p_to - p_from))
+           * coalesce((SELECT sum(extract(epoch FROM upper(r) - lower(r)))
+                         FROM unnest(p_ranges * tstzmultirange(tstzrange(least(p_from, p_to), greatest(p_from, p_to)))) AS r),
+                      0) / 60
+$$;
+COMMENT ON FUNCTION atum.minutes_within(tstzmultirange, timestamptz, timestamptz) IS 'Minutes of a set of ranges between two instants (negative backwards): business minutes from business ranges read once.';
+
+CREATE OR REPLACE FUNCTION atum.sla_clock_json(p_ranges tstzmultirange, p_now timestamptz, p_from timestamptz,
+                                               p_due timestamptz, p_paused boolean) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object('remaining_business_minutes', floor(atum.minutes_within(p_ranges, p_from, p_due)),
+                              'is_paused', p_paused,
+                              'is_calendar_open', p_ranges @> p_now)
+$$;
+COMMENT ON FUNCTION atum.sla_clock_json(tstzmultirange, timestamptz, timestamptz, timestamptz, boolean) IS 'One SLA clock as the ticket page shows it: whole business minutes from p_from until due, paused or not, calendar open at p_now.';
+
+CREATE OR REPLACE FUNCTION atum.ticket_sla_clocks(t atum.tickets) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- Staff: each running or paused SLA clock of a ticket with the business minutes left until it is
+-- due (negative once overdue), counted now in the calendar that clock runs in: triage in the
+-- organization's default calendar, first response and resolution in the calendar of the policy
+-- for the ticket's priority. A paused resolution clock shows what was left when it paused.
+-- is_calendar_open says whether the clock is ticking now, so a client may count down between
+-- reads. NULL for customers (they read no calendars); a clock not running is NULL. Each calendar
+-- is read once, for the window spanning every instant needed (one-ticket reads must stay cheap).
+DECLARE
+    v_now        timestamptz := now();
+    v_calendar   bigint;
+    v_ranges     tstzmultirange;
+    v_first      boolean := false;
+    v_resolution boolean := false;
+    v_result     jsonb := jsonb_build_object('triage', NULL, 'first_response', NULL, 'resolution', NULL);
+BEGIN
+    IF NOT (SELECT c.is_staff FROM atum.request_context c) THEN
+        RETURN NULL;
+    END IF;
+    IF t.status = 'NEW' AND t.triage_due_at IS NOT NULL THEN
+        SELECT k.id INTO v_calendar FROM atum.business_calendars k WHERE k.organization_id = t.organization_id AND k.is_default;
+        v_ranges := atum.business_ranges(t.organization_id, v_calendar, least(v_now, t.triage_due_at),
+                                         greatest(v_now + interval '1 second', t.triage_due_at));
+        IF v_ranges IS NOT NULL THEN
+            v_result := v_result || jsonb_build_object('triage', atum.sla_clock_json(v_ranges, v_now, v_now, t.triage_due_at, false));
+        END IF;
+        RETURN v_result;
+    END IF;
+    IF t.sla_started_at IS NULL OR t.status IN ('RESOLVED', 'CLOSED', 'REJECTED') THEN
+        RETURN v_result;
+    END IF;
+    v_first := t.first_responded_at IS NULL AND t.first_response_due_at IS NOT NULL;
+    v_resolution := t.resolution_due_at IS NOT NULL;
+    IF NOT (v_first OR v_resolution) THEN
+        RETURN v_result;
+    END IF;
+    SELECT p.calendar_id INTO v_calendar FROM atum.sla_policies p
+     WHERE p.organization_id = t.organization_id AND p.priority = t.priority;
+    v_ranges := atum.business_ranges(
+        t.organization_id, v_calendar,
+        least(v_now, t.paused_at, CASE WHEN v_first THEN t.first_response_due_at END, t.resolution_due_at),
+        greatest(v_now + interval '1 second', CASE WHEN v_first THEN t.first_response_due_at END, t.resolution_due_at));
+    IF v_ranges IS NULL THEN
+        RETURN v_result;
+    END IF;
+    IF v_first THEN
+        v_result := v_result || jsonb_build_object(
+            'first_response', atum.sla_clock_json(v_ranges, v_now, v_now, t.first_response_due_at, false));
+    END IF;
+    IF v_resolution THEN
+        v_result := v_result || jsonb_build_object(
+            'resolution', atum.sla_clock_json(v_ranges, v_now, coalesce(t.paused_at, v_now), t.resolution_due_at,
+                                              t.paused_at IS NOT NULL));
+    END IF;
+    RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION atum.ticket_sla_clocks(atum.tickets) IS 'Staff: business minutes left on each running or paused SLA clock of a ticket (negative when overdue), whether it is paused and whether its calendar is open now; NULL for customers.';
+
+CREATE OR REPLACE FUNCTION atum.user_name(p_organization_id bigint, p_user_id bigint) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- Under RLS: staff see everyone, customers themselves and staff (NULL for anyone else). PL/pgSQL
+-- for its kept plan, as above; called per comment of a page.
+BEGIN
+    IF p_user_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN (SELECT u.display_name FROM atum.users u WHERE u.organization_id = p_organization_id AND u.id = p_user_id);
+END
+$$;
+COMMENT ON FUNCTION atum.user_name(bigint, bigint) IS 'The display name of a user the caller may see, else NULL.';
+
 CREATE OR REPLACE FUNCTION api.ticket_get(p_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
+-- The one-ticket view: the list fields, plus what a ticket page needs — tags (staff), the
+-- sanitised HTML of an e-mail ticket, the names of requester and assignee, the moves open to the
+-- caller and the SLA clocks in business minutes (staff).
 DECLARE
     v_result jsonb;
 BEGIN
     SELECT atum.ticket_json(t)
            || jsonb_build_object('tags', CASE WHEN (SELECT c.is_staff FROM atum.request_context c)
-                                              THEN atum.ticket_tags_json(t.organization_id, t.id) ELSE '[]' END)
+                                              THEN atum.ticket_tags_json(t.organization_id, t.id) ELSE '[]' END,
+                                 'description_html', t.description_html,
+                                 'requester_name', atum.user_name(t.organization_id, t.requester_id),
+                                 'assignee_name', atum.user_name(t.organization_id, t.assignee_id),
+                                 'allowed_moves', atum.ticket_allowed_moves(t),
+                                 'sla_clocks', atum.ticket_sla_clocks(t))
       INTO v_result
       FROM atum.tickets t
      WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND t.id = p_id;
@@ -146,24 +276,28 @@ BEGIN
     RETURN v_result;
 END
 $$;
-COMMENT ON FUNCTION api.ticket_get(bigint) IS 'One ticket with its SLA times (and tags, for staff). AT404 when it does not exist or is not the caller''s to see.';
+COMMENT ON FUNCTION api.ticket_get(bigint) IS 'One ticket with its SLA times, the sanitised HTML of an e-mail ticket, requester and assignee names, the status moves open to the caller, and (staff) tags and SLA clocks in business minutes. AT404 when it does not exist or is not the caller''s to see.';
 
 CREATE OR REPLACE FUNCTION api.ticket_list(p_query jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
--- ?status=&priority=&assignee_id=(id|me|none)&q=&limit=&after=. Newest first, keyset-paginated on
--- (created_at, id). Customers see their own tickets, staff the organization's (RLS). q is a
--- full-text query (web-search syntax: words, "phrases", -not, or) over subject and description.
+-- ?status=&priority=&assignee_id=(id|me|none)&team_id=(id|none)&tag=&q=&limit=&after=. Newest
+-- first, keyset-paginated on (created_at, id). Customers see their own tickets, staff the
+-- organization's (RLS). q is a full-text query (web-search syntax: words, "phrases", -not, or)
+-- over subject and description; tag is a tag name (any case).
 DECLARE
-    v_input    jsonb := atum.input_check(p_query, '{status,priority,assignee_id,q,limit,after}');
+    v_input    jsonb := atum.input_check(p_query, '{status,priority,assignee_id,team_id,tag,q,limit,after}');
     v_status   text := atum.input_enum(v_input, 'status', enum_range(NULL::atum.ticket_status)::text[]);
     v_priority text := atum.input_enum(v_input, 'priority', enum_range(NULL::atum.ticket_priority)::text[]);
     v_assignee text := btrim(atum.input_text(v_input, 'assignee_id'));
+    v_team     text := btrim(atum.input_text(v_input, 'team_id'));
+    v_tag      text := nullif(lower(btrim(atum.input_text(v_input, 'tag'))), '');
     v_q        text := nullif(btrim(atum.input_text(v_input, 'q')), '');
     v_limit    integer := atum.input_limit(v_input);
     v_after    record := atum.cursor_read(v_input);
     v_assignee_id bigint;
+    v_team_id  bigint;
     v_tsquery  tsquery;
     v_items    jsonb[];
 BEGIN
@@ -171,6 +305,9 @@ BEGIN
         v_assignee_id := atum.input_bigint(v_input, 'assignee_id');
     ELSIF lower(v_assignee) = 'me' THEN
         v_assignee_id := (SELECT c.user_id FROM atum.request_context c);
+    END IF;
+    IF v_team IS NOT NULL AND lower(v_team) <> 'none' THEN
+        v_team_id := atum.input_bigint(v_input, 'team_id');
     END IF;
     IF length(v_q) > 500 THEN
         RAISE EXCEPTION 'q must be at most 500 characters' USING ERRCODE = 'AT422', COLUMN = 'q';
@@ -185,6 +322,11 @@ BEGIN
                AND (v_priority IS NULL OR t.priority = v_priority::atum.ticket_priority)
                AND (v_assignee IS NULL OR (lower(v_assignee) = 'none' AND t.assignee_id IS NULL)
                     OR t.assignee_id = v_assignee_id)
+               AND (v_team IS NULL OR (lower(v_team) = 'none' AND t.team_id IS NULL) OR t.team_id = v_team_id)
+               AND (v_tag IS NULL OR EXISTS (SELECT FROM atum.ticket_tags tt JOIN atum.tags g
+                                                    ON g.organization_id = tt.organization_id AND g.id = tt.tag_id
+                                              WHERE tt.organization_id = t.organization_id AND tt.ticket_id = t.id
+                                                AND g.name = v_tag))
                AND (v_q IS NULL
                     OR (setweight(to_tsvector('simple'::regconfig, t.subject), 'A')
                         || setweight(to_tsvector('simple'::regconfig, t.description), 'B')) @@ v_tsquery)
@@ -194,7 +336,7 @@ BEGIN
     RETURN atum.page_json_by_time(v_items, v_limit);
 END
 $$;
-COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, newest first, filtered by status, priority, assignee (id, me, none) and full-text q; keyset pages {"items", "next"}.';
+COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, newest first, filtered by status, priority, assignee (id, me, none), team (id, none), tag (name) and full-text q; keyset pages {"items", "next"}.';
 
 CREATE OR REPLACE FUNCTION atum.require_staff(p_ticket_id bigint, p_what text) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -375,11 +517,14 @@ COMMENT ON FUNCTION api.triage_inbox(jsonb) IS 'Manager: NEW tickets, oldest fir
 CREATE OR REPLACE FUNCTION atum.comment_json(c atum.ticket_comments) RETURNS jsonb
     LANGUAGE sql STABLE
 AS $$
-    SELECT jsonb_build_object('id', c.id, 'ticket_id', c.ticket_id, 'author_id', c.author_id, 'body', c.body,
-                              'internal', c.is_internal, 'channel', c.channel, 'created_at', c.created_at,
-                              'updated_at', c.updated_at)
+    -- body_html: the sanitised HTML of a comment that came by e-mail (NULL otherwise); clients show
+    -- it sandboxed, never as part of their page.
+    SELECT jsonb_build_object('id', c.id, 'ticket_id', c.ticket_id, 'author_id', c.author_id,
+                              'author_name', atum.user_name(c.organization_id, c.author_id), 'body', c.body,
+                              'body_html', c.body_html, 'internal', c.is_internal, 'channel', c.channel,
+                              'created_at', c.created_at, 'updated_at', c.updated_at)
 $$;
-COMMENT ON FUNCTION atum.comment_json(atum.ticket_comments) IS 'A comment as the API shows it.';
+COMMENT ON FUNCTION atum.comment_json(atum.ticket_comments) IS 'A comment as the API shows it, with its author''s name and, for mail, its sanitised HTML.';
 
 CREATE OR REPLACE FUNCTION atum.require_ticket(p_ticket_id bigint) RETURNS void
     LANGUAGE plpgsql STABLE

@@ -51,7 +51,7 @@ GRANT EXECUTE ON FUNCTION
     atum.business_minutes_between(bigint, bigint, timestamptz, timestamptz),
     atum.business_time_add(bigint, bigint, timestamptz, numeric),
     atum.business_time_add_each(bigint, bigint, timestamptz, numeric[]),
-    api.authenticate(text), api.health(),
+    api.authenticate(text), api.health(), api.live_identity(text),
     api.ticket_transition(bigint, text, text), api.ticket_accept(bigint, text, bigint),
     atum.ticket_moves()
     TO atum_app;
@@ -73,7 +73,10 @@ GRANT EXECUTE ON FUNCTION
     atum.input_limit(jsonb, integer, integer), atum.cursor_make(timestamptz, bigint), atum.cursor_read(jsonb),
     atum.page_json_by_time(jsonb[], integer),
     atum.ticket_json(atum.tickets), atum.ticket_tags_json(bigint, bigint), atum.comment_json(atum.ticket_comments),
-    atum.require_staff(bigint, text), atum.require_ticket(bigint)
+    atum.require_staff(bigint, text), atum.require_ticket(bigint),
+    atum.ticket_allowed_moves(atum.tickets), atum.ticket_sla_clocks(atum.tickets), atum.user_name(bigint, bigint),
+    atum.minutes_within(tstzmultirange, timestamptz, timestamptz),
+    atum.sla_clock_json(tstzmultirange, timestamptz, timestamptz, timestamptz, boolean)
     TO atum_app;
 
 -- Reporting roles read the reporting views only. The views are security_invoker, so the tables

@@ -45,7 +45,7 @@ from atumdesk import settings as settings_mod
 from atumdesk.instance import Instance
 from atumdesk.migrate import migrate
 from atumdesk.settings import APP_ROLE, Settings
-from tests.bench import http, imap, mail, rls, sla
+from tests.bench import http, imap, mail, rls, sla, web
 
 PORT = 54329
 #: These are CPU benchmarks: nothing needs to survive a crash of the throwaway cluster.
@@ -54,7 +54,7 @@ SMALL_TICKETS = 100_000
 DEFAULT_TICKETS = 1_000_000
 GOAL_SMALL_SECONDS = 30.0
 GOAL_FULL_SECONDS = 300.0  # "a few minutes"
-BENCHMARKS = ("rls", "sla", "http", "mail", "imap")
+BENCHMARKS = ("rls", "sla", "http", "mail", "imap", "web")
 
 
 def _log(message: str) -> None:
@@ -148,6 +148,9 @@ def bench(tickets: int, *, only: Sequence[str] = BENCHMARKS, http_seconds: float
         if "imap" in only:
             databases.append(_settings(root, "bench_imap"))
             results["imap"] = imap.run(databases[-1], log=_log)
+        if "web" in only:
+            databases.append(_settings(root, "bench_web"))
+            results["web"] = web.run(databases[-1], log=_log)
         machine = _machine(databases[0])
     finally:
         try:
@@ -164,6 +167,8 @@ def bench(tickets: int, *, only: Sequence[str] = BENCHMARKS, http_seconds: float
             passed += [o["ratio_passed"], o["p99_passed"]]
         passed.append(results["http"]["server"]["passed"])
     passed += [results[k]["passed"] for k in ("mail", "imap") if k in results]
+    if "web" in results and "skipped" not in results["web"]:
+        passed += [results["web"][k]["passed"] for k in ("first_screen", "queue_interactive")]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
@@ -230,6 +235,16 @@ def table(document: dict[str, Any]) -> str:
         rows.append((f"IMAP to ticket: {r['messages']:,} messages in Dovecot, one worker",
                      f"{r['messages_per_second']:,} msg/s", f">= {r['goal_per_second']}",
                      "ok" if r["passed"] else "MISSED"))
+    if "web" in results:
+        r = results["web"]
+        if "skipped" in r:
+            rows.append(("web app", f"skipped: {r['skipped']}", "", ""))
+        else:
+            f, q = r["first_screen"], r["queue_interactive"]
+            rows += [(f"web: JS and CSS of the first screen, gzipped ({f['files']} files)", f"{f['gzipped_kb']} KB",
+                      f"< {f['goal_kb']} KB", "ok" if f["passed"] else "MISSED"),
+                     (f"web: navigation to an interactive queue of {q['rows']} tickets, median of {q['runs']}",
+                      f"{q['median_ms']} ms", f"< {q['goal_ms']} ms", "ok" if q["passed"] else "MISSED")]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "-" * len(lines[0]))

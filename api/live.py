@@ -1,0 +1,360 @@
+"""Live updates: PostgreSQL NOTIFY → this process → a WebSocket per signed-in tab.
+
+The triggers of sql/66_live.sql announce changes on the channel ``atum_live`` (ids and kinds,
+never content). Each HTTP process keeps one dedicated connection that LISTENs on it (the hub) and
+passes every announcement on to the sockets allowed to hear of it:
+
+* only sockets of the organization the change belongs to;
+* staff (agent, manager, admin) hear of every change of their organization;
+* a customer hears only of tickets they requested, never of internal notes and never of SLA
+  events (what row-level security lets them read through the API, sql/40_policies.sql).
+
+A socket is opened with ``GET /api/v1/live`` authenticated exactly as any other route (session
+cookie or bearer token, checked by ``api.authenticate``); a cookie-authenticated upgrade must come
+from our own origin, because browsers send cookies with cross-site WebSocket handshakes and no
+CORS rule stops them. Each open socket re-checks its session periodically (``api.live_identity``,
+which does not count as activity) and is closed with 4401 once the session has ended or the
+user's organization or role changed.
+
+Clients refetch through the API what an event names; after anything that may have lost events
+(the LISTEN connection dropped and came back, a bulk change) they get ``{"kind": "resync"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from psycopg import AsyncConnection
+
+from api.context import AUTH_KIND, IS_HTTPS, POOL, SETTINGS, TOKEN
+from api.db import call, pipelined, q
+from api.errors import Problem
+
+log = logging.getLogger("atumdesk.live")
+
+CHANNEL = "atum_live"
+KINDS = frozenset({"ticket.created", "ticket.updated", "comment.created", "sla.event", "resync"})
+CUSTOMER_KINDS = frozenset({"ticket.created", "ticket.updated", "comment.created"})
+STAFF_ROLES = frozenset({"agent", "manager", "admin"})
+SESSION_ENDED = 4401  # a private-use close code (4000-4999), mirroring HTTP 401
+
+
+@dataclass
+class Limits:
+    """Tunables of the live-update server (tests shorten the intervals)."""
+
+    per_session: int = 10  # tabs of one session; more is a runaway script, not a person
+    per_process: int = 5000  # open sockets of this process (each costs a task pair and a queue)
+    revalidate_seconds: float = 60.0  # how late a sign-out or an expired session closes a socket
+    heartbeat_seconds: float = 25.0  # below the common 30-60 s idle timeouts of proxies
+    queue_size: int = 200  # messages waiting for a slow client before it is dropped
+    send_timeout: float = 10.0  # one message may wait this long for the client's TCP window
+    reconnect_max_seconds: float = 30.0  # the longest pause between attempts to LISTEN again
+    probe_seconds: float = 30.0  # how often a quiet LISTEN connection is checked for life
+
+
+@dataclass(eq=False)
+class Client:
+    """One open socket and who is behind it."""
+
+    ws: web.WebSocketResponse
+    transport: asyncio.Transport | None
+    token: str
+    session_key: str  # a hash of the token: sockets of one session, without keeping it twice
+    organization_id: int
+    user_id: int
+    role: str
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    dropping: asyncio.Task[None] | None = None  # kept: the loop holds tasks only weakly
+
+    @property
+    def is_staff(self) -> bool:
+        """Agent, manager or admin: hears every change of the organization."""
+        return self.role in STAFF_ROLES
+
+    def may_see(self, event: dict[str, Any]) -> bool:
+        """Whether this socket's user may hear of the event (its organization is already checked)."""
+        if self.is_staff or event["kind"] == "resync":
+            return True
+        return (event["kind"] in CUSTOMER_KINDS and event.get("requester_id") == self.user_id
+                and not event.get("internal", False))
+
+    def offer(self, message: str) -> None:
+        """Queue a message; a client that lets its queue fill up is dropped rather than buffered."""
+        if self.dropping is not None:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            log.info("dropping a slow live client (user %s, organization %s)", self.user_id, self.organization_id)
+            self.dropping = asyncio.get_running_loop().create_task(self.close(WSCloseCode.TRY_AGAIN_LATER, "too slow"))
+
+    async def close(self, code: int, reason: str, timeout: float = 5.0) -> None:
+        """Close the socket; a peer that does not take the close frame in time is cut off."""
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), timeout)
+        except (TimeoutError, ConnectionError):
+            if self.transport is not None:
+                self.transport.abort()
+        except RuntimeError:
+            # Not prepared yet (the handshake is still being written): the handler looks at
+            # Hub.closing once it is, and closes the socket itself.
+            pass
+
+
+def _session_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _for_client(event: dict[str, Any], *, staff: bool) -> str:
+    """The message a client gets: the event without the requester (customers know it is them;
+    staff look it up through the API) and, for customers, without the internal flag."""
+    message = {"kind": event["kind"], "organization_id": event["organization_id"],
+               "ticket_id": event.get("ticket_id", 0)}
+    if "status" in event:
+        message["status"] = event["status"]
+    if staff and "internal" in event:
+        message["internal"] = event["internal"]
+    return json.dumps(message)
+
+
+class Hub:
+    """The LISTEN connection of this process and the open sockets, by organization."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.by_org: dict[int, set[Client]] = {}
+        self.by_session: dict[str, int] = {}
+        self.count = 0
+        self.listening = asyncio.Event()  # set while LISTEN is active (tests wait for it)
+        self.closing = False
+
+    # -- sockets ---------------------------------------------------------------------------------
+    def admit(self, client: Client) -> None:
+        """Register a socket, within the limits (429 past them)."""
+        if self.closing:
+            raise Problem(503, "the server is shutting down; connect again in a moment")
+        if self.count >= self.limits.per_process:
+            raise Problem(429, "too many live connections on this server; try again later",
+                          headers={"Retry-After": "30"})
+        if self.by_session.get(client.session_key, 0) >= self.limits.per_session:
+            raise Problem(429, f"at most {self.limits.per_session} live connections per session; close other tabs",
+                          headers={"Retry-After": "30"})
+        client.queue = asyncio.Queue(self.limits.queue_size)
+        self.by_org.setdefault(client.organization_id, set()).add(client)
+        self.by_session[client.session_key] = self.by_session.get(client.session_key, 0) + 1
+        self.count += 1
+
+    def remove(self, client: Client) -> None:
+        """Forget a socket (it closed)."""
+        clients = self.by_org.get(client.organization_id)
+        if clients is None or client not in clients:
+            return
+        clients.discard(client)
+        if not clients:
+            del self.by_org[client.organization_id]
+        left = self.by_session[client.session_key] - 1
+        if left:
+            self.by_session[client.session_key] = left
+        else:
+            del self.by_session[client.session_key]
+        self.count -= 1
+
+    def clients(self) -> list[Client]:
+        """Every open socket."""
+        return [c for clients in self.by_org.values() for c in clients]
+
+    # -- events ----------------------------------------------------------------------------------
+    def dispatch(self, payload: str) -> None:
+        """Pass one notification on to the sockets that may hear of it."""
+        try:
+            event = json.loads(payload)
+            kind, organization_id = event["kind"], event["organization_id"]
+            if kind not in KINDS or not isinstance(organization_id, int):
+                raise ValueError(kind)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed notification on %s: %.200s", CHANNEL, payload)
+            return
+        clients = self.by_org.get(organization_id)
+        if not clients:
+            return
+        staff_message = customer_message = None  # encoded once per audience, not once per socket
+        for client in list(clients):
+            if not client.may_see(event):
+                continue
+            if client.is_staff:
+                staff_message = staff_message or _for_client(event, staff=True)
+                client.offer(staff_message)
+            else:
+                customer_message = customer_message or _for_client(event, staff=False)
+                client.offer(customer_message)
+
+    def resync_all(self) -> None:
+        """Tell every socket to refetch (events may have been missed)."""
+        for organization_id, clients in self.by_org.items():
+            message = json.dumps({"kind": "resync", "organization_id": organization_id, "ticket_id": 0})
+            for client in list(clients):
+                client.offer(message)
+
+    async def listen(self, database_url: str) -> None:
+        """LISTEN on the channel for as long as the process runs; after the connection is lost,
+        connect again with growing pauses (with jitter, so that many processes do not reconnect in
+        step) and tell every socket to resync, since whatever happened meanwhile was not heard."""
+        delay = 0.5
+        while True:
+            try:
+                conn = await AsyncConnection.connect(
+                    database_url, autocommit=True, application_name="atumdesk-live", connect_timeout=10,
+                    # TCP keep-alives: a peer that vanished without a reset is noticed by the kernel too.
+                    keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+            except Exception as exc:  # the database is down or refusing: wait and try again
+                log.warning("live updates: cannot connect to PostgreSQL (%s); retrying in %.1f s", exc, delay)
+            else:
+                try:
+                    async with conn:
+                        await conn.execute("LISTEN atum_live")
+                        self.listening.set()
+                        delay = 0.5
+                        self.resync_all()
+                        await self._receive(conn)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # lost: a restart, pg_terminate_backend, the network
+                    log.warning("live updates: the LISTEN connection was lost (%s); reconnecting", exc)
+                finally:
+                    self.listening.clear()
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: no two processes in step
+            delay = min(delay * 2, self.limits.reconnect_max_seconds)
+
+    async def _receive(self, conn: AsyncConnection[Any]) -> None:
+        while True:
+            async for notify in conn.notifies(timeout=self.limits.probe_seconds):
+                self.dispatch(notify.payload)
+            # Quiet for a while: make sure the connection is alive (notifications that arrive
+            # meanwhile wait in psycopg's backlog for the next round).
+            async with asyncio.timeout(10):
+                await conn.execute("SELECT 1")
+
+    async def shutdown(self) -> None:
+        """Close every socket with 1001 (going away); clients reconnect to another process or later."""
+        self.closing = True
+        clients = self.clients()
+        await asyncio.gather(*(c.close(WSCloseCode.GOING_AWAY, "server shutting down") for c in clients),
+                             return_exceptions=True)
+
+
+HUB = web.AppKey("live_hub", Hub)
+
+
+# -- the route -------------------------------------------------------------------------------------
+def _check_same_origin(request: web.Request) -> None:
+    """Cross-site WebSocket hijacking: a page elsewhere can open a socket to us and the browser adds
+    our cookie. Browsers always send Origin on a WebSocket handshake, so a cookie-authenticated
+    upgrade must name our own origin (a client without Origin is not a browser and not at risk)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise Problem(403, "cross-site WebSocket refused")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        expected = f"{'https' if request[IS_HTTPS] else 'http'}://{request.host}"
+        if origin.lower() != expected.lower():
+            raise Problem(403, "cross-origin WebSocket refused")
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/live: upgrades to a WebSocket that carries live-update events (JSON text frames)."""
+    hub = request.app[HUB]
+    token = request[TOKEN]
+    if token is None:
+        raise Problem(401, "not signed in, or the session has ended")
+    if request[AUTH_KIND] == "cookie":
+        _check_same_origin(request)
+    user = json.loads(await call(request, q("authenticate"), [token], authenticate=False))  # 401 if ended
+    ws = web.WebSocketResponse(heartbeat=hub.limits.heartbeat_seconds, max_msg_size=4096)
+    if not ws.can_prepare(request).ok:
+        raise Problem(426, "this is a WebSocket endpoint: send Upgrade: websocket", headers={"Upgrade": "websocket"})
+    client = Client(ws=ws, transport=request.transport, token=token, session_key=_session_key(token),
+                    organization_id=user["organization"]["id"], user_id=user["id"], role=user["role"])
+    hub.admit(client)
+    try:
+        await ws.prepare(request)
+        if hub.closing:  # shut down while the handshake was on its way
+            await client.close(WSCloseCode.GOING_AWAY, "server shutting down")
+            return ws
+        sender = asyncio.create_task(_send(client, hub.limits))
+        checker = asyncio.create_task(_revalidate(request.app, client))
+        try:
+            async for message in ws:  # clients have nothing to say; reading keeps pings and close working
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sender.cancel()
+            checker.cancel()
+            await asyncio.gather(sender, checker, return_exceptions=True)
+    finally:
+        hub.remove(client)
+    return ws
+
+
+async def _send(client: Client, limits: Limits) -> None:
+    """Drain the client's queue onto its socket; a client that cannot take a message in time is
+    closed (its queue would only grow)."""
+    while True:
+        message = await client.queue.get()
+        try:
+            await asyncio.wait_for(client.ws.send_str(message), limits.send_timeout)
+        except (TimeoutError, ConnectionError):
+            await client.close(WSCloseCode.TRY_AGAIN_LATER, "too slow")
+            return
+
+
+async def _revalidate(app: web.Application, client: Client) -> None:
+    """Every few seconds, check that the session still stands for the same user, organization and
+    role; close with 4401 when it does not. A database outage keeps the socket open (it is not the
+    user's fault); the check resumes when the database is back."""
+    limits = app[HUB].limits
+    while True:
+        await asyncio.sleep(limits.revalidate_seconds)
+        try:
+            async with app[POOL].connection() as conn:
+                text = await pipelined(conn, [(q("live_identity"), [client.token])])
+        except Exception as exc:  # unavailable: try again next round
+            log.debug("live updates: cannot re-check a session (%s)", exc)
+            continue
+        identity = json.loads(text) if text else None
+        if identity != {"organization_id": client.organization_id, "user_id": client.user_id, "role": client.role}:
+            await client.close(SESSION_ENDED, "session ended")
+            return
+
+
+async def hub_context(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: the LISTEN task runs while the app does."""
+    hub = app[HUB]
+    task = asyncio.create_task(hub.listen(app[SETTINGS].database_url), name="atumdesk-live-listen")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def on_shutdown(app: web.Application) -> None:
+    """Before the server waits for handlers to finish: close the sockets, which would otherwise
+    keep it waiting for the whole shutdown timeout."""
+    await app[HUB].shutdown()
+
+
+def setup(app: web.Application, limits: Limits | None = None) -> None:
+    """Add live updates to the app: the hub, its LISTEN task, the shutdown hook (the route is in
+    api/routes.py with the others). Call it after the pool's cleanup context is added."""
+    app[HUB] = Hub(limits)
+    app.cleanup_ctx.append(hub_context)
+    app.on_shutdown.append(on_shutdown)

@@ -1,0 +1,100 @@
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { NavLink, Outlet, useNavigate } from 'react-router-dom';
+import { api, errorText, type Page, type Ticket } from '../api';
+import { isManager, isStaff, useAuth } from '../auth';
+import { useLive } from '../live';
+
+export interface NavCounts {
+  /** Open tickets assigned to me (first page only: "50+" past it). */
+  queue: number | null;
+  /** NEW tickets waiting in the triage inbox (managers). */
+  inbox: number | null;
+}
+
+const COUNT_PAGE = 100;
+
+function countText(n: number | null): string {
+  if (n === null) return '';
+  return n >= COUNT_PAGE ? `${COUNT_PAGE - 1}+` : String(n);
+}
+
+/** The frame of every signed-in screen: the header with navigation, counts and sign-out, then
+ * the screen (children, or the nested route's element). */
+export default function Layout({ children }: { children?: ReactNode }) {
+  const { me, signOut } = useAuth();
+  const navigate = useNavigate();
+  const [counts, setCounts] = useState<NavCounts>({ queue: null, inbox: null });
+  const [error, setError] = useState('');
+  const staff = isStaff(me);
+  const manager = isManager(me);
+
+  const load = useCallback(async () => {
+    if (!staff) return;
+    try {
+      const mine = await api<Page<Ticket>>('GET', `/api/v1/tickets?assignee_id=me&status=IN_PROGRESS&limit=${COUNT_PAGE}`);
+      const inbox = manager ? await api<Page<Ticket>>('GET', `/api/v1/internal/tickets/new?limit=${COUNT_PAGE}`) : null;
+      setCounts({ queue: mine.items.length, inbox: inbox ? inbox.items.length : null });
+    } catch {
+      /* counts are a nicety; the screens show errors */
+    }
+  }, [staff, manager]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  useLive(() => {
+    void load();
+  });
+
+  async function onSignOut() {
+    try {
+      await signOut();
+      navigate('/login', { replace: true });
+    } catch (e) {
+      setError(errorText(e));
+    }
+  }
+
+  return (
+    <div className="app">
+      <a className="skip" href="#main">Skip to content</a>
+      <header className="topbar">
+        <span className="brand" aria-label="ATUM DESK">ATUM DESK</span>
+        <nav aria-label="Main">
+          <ul>
+            {staff ? (
+              <>
+                <li>
+                  <NavLink to="/" end>
+                    Queue{counts.queue !== null && <><span className="count" aria-hidden="true">{countText(counts.queue)}</span><span className="visually-hidden">, {countText(counts.queue)} in progress assigned to you</span></>}
+                  </NavLink>
+                </li>
+                {manager && (
+                  <li>
+                    <NavLink to="/inbox">
+                      Inbox{counts.inbox !== null && <><span className="count" aria-hidden="true">{countText(counts.inbox)}</span><span className="visually-hidden">, {countText(counts.inbox)} new tickets</span></>}
+                    </NavLink>
+                  </li>
+                )}
+              </>
+            ) : (
+              <>
+                <li><NavLink to="/portal" end>My tickets</NavLink></li>
+                <li><NavLink to="/portal/new">New ticket</NavLink></li>
+              </>
+            )}
+          </ul>
+        </nav>
+        <div className="who">
+          {me && <span className="who-name" title={`${me.email} · ${me.organization.name}`}>{me.display_name}</span>}
+          <button type="button" className="link" onClick={onSignOut}>Sign out</button>
+        </div>
+      </header>
+      {error && <p className="error" role="alert">{error}</p>}
+      <main id="main" tabIndex={-1}>
+        {children ?? <Outlet />}
+      </main>
+    </div>
+  );
+}
