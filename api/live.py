@@ -14,7 +14,8 @@ cookie or bearer token, checked by ``api.authenticate``); a cookie-authenticated
 from our own origin, because browsers send cookies with cross-site WebSocket handshakes and no
 CORS rule stops them. Each open socket re-checks its session periodically (``api.live_identity``,
 which does not count as activity) and is closed with 4401 once the session has ended or the
-user's organization or role changed.
+user's organization or role changed; a sign-out through this process closes its session's sockets
+with 4401 at once (``Hub.end_session``).
 
 Clients refetch through the API what an event names; after anything that may have lost events
 (the LISTEN connection dropped and came back, a bulk change) they get ``{"kind": "resync"}``.
@@ -54,7 +55,7 @@ class Limits:
 
     per_session: int = 10  # tabs of one session; more is a runaway script, not a person
     per_process: int = 5000  # open sockets of this process (each costs a task pair and a queue)
-    revalidate_seconds: float = 60.0  # how late a sign-out or an expired session closes a socket
+    revalidate_seconds: float = 60.0  # how late an expired or revoked session closes a socket (sign-out: at once)
     heartbeat_seconds: float = 25.0  # below the common 30-60 s idle timeouts of proxies
     queue_size: int = 200  # messages waiting for a slow client before it is dropped
     send_timeout: float = 10.0  # one message may wait this long for the client's TCP window
@@ -74,7 +75,7 @@ class Client:
     user_id: int
     role: str
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
-    dropping: asyncio.Task[None] | None = None  # kept: the loop holds tasks only weakly
+    dropping: asyncio.Task[None] | None = None  # its close, once begun (kept: the loop holds tasks only weakly)
 
     @property
     def is_staff(self) -> bool:
@@ -172,6 +173,18 @@ class Hub:
     def clients(self) -> list[Client]:
         """Every open socket."""
         return [c for clients in self.by_org.values() for c in clients]
+
+    def end_session(self, token: str) -> None:
+        """Close the sockets of a session that has just ended (sign-out) with 4401 now rather than at
+        their next periodic check. The closes run as tasks: a close waits for the peer's answer,
+        and the peer may be waiting for the sign-out's own response."""
+        key = _session_key(token)
+        if key not in self.by_session:
+            return
+        loop = asyncio.get_running_loop()
+        for client in self.clients():
+            if client.session_key == key and client.dropping is None:
+                client.dropping = loop.create_task(client.close(SESSION_ENDED, "session ended"))
 
     # -- events ----------------------------------------------------------------------------------
     def dispatch(self, payload: str) -> None:

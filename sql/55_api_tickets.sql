@@ -282,13 +282,17 @@ CREATE OR REPLACE FUNCTION api.ticket_list(p_query jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
--- ?status=&priority=&assignee_id=(id|me|none)&team_id=(id|none)&tag=&q=&limit=&after=. Newest
+-- ?status=(one or several, comma-separated)&priority=&assignee_id=(id|me|none)&team_id=(id|none)&tag=&q=&limit=&after=. Newest
 -- first, keyset-paginated on (created_at, id). Customers see their own tickets, staff the
 -- organization's (RLS). q is a full-text query (web-search syntax: words, "phrases", -not, or)
 -- over subject and description; tag is a tag name (any case).
 DECLARE
     v_input    jsonb := atum.input_check(p_query, '{status,priority,assignee_id,team_id,tag,q,limit,after}');
-    v_status   text := atum.input_enum(v_input, 'status', enum_range(NULL::atum.ticket_status)::text[]);
+    -- status: one status or several, comma-separated (ACCEPTED,IN_PROGRESS): any of them matches.
+    v_statuses atum.ticket_status[] := (
+        SELECT array_agg(atum.input_enum(jsonb_build_object('status', s), 'status',
+                                         enum_range(NULL::atum.ticket_status)::text[])::atum.ticket_status)
+          FROM unnest(string_to_array(atum.input_text(v_input, 'status'), ',')) AS s);
     v_priority text := atum.input_enum(v_input, 'priority', enum_range(NULL::atum.ticket_priority)::text[]);
     v_assignee text := btrim(atum.input_text(v_input, 'assignee_id'));
     v_team     text := btrim(atum.input_text(v_input, 'team_id'));
@@ -318,7 +322,7 @@ BEGIN
       FROM (SELECT t.*
               FROM atum.tickets t
              WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c)
-               AND (v_status IS NULL OR t.status = v_status::atum.ticket_status)
+               AND (v_statuses IS NULL OR t.status = ANY (v_statuses))
                AND (v_priority IS NULL OR t.priority = v_priority::atum.ticket_priority)
                AND (v_assignee IS NULL OR (lower(v_assignee) = 'none' AND t.assignee_id IS NULL)
                     OR t.assignee_id = v_assignee_id)
@@ -336,7 +340,7 @@ BEGIN
     RETURN atum.page_json_by_time(v_items, v_limit);
 END
 $$;
-COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, newest first, filtered by status, priority, assignee (id, me, none), team (id, none), tag (name) and full-text q; keyset pages {"items", "next"}.';
+COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, newest first, filtered by status (one or a comma-separated list), priority, assignee (id, me, none), team (id, none), tag (name) and full-text q; keyset pages {"items", "next"}.';
 
 CREATE OR REPLACE FUNCTION atum.require_staff(p_ticket_id bigint, p_what text) RETURNS void
     LANGUAGE plpgsql STABLE

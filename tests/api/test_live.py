@@ -166,6 +166,31 @@ def test_no_socket_without_a_session_or_from_another_site(db: Database) -> None:
     serve(db, scenario, revalidate_seconds=0.2)
 
 
+def test_signing_out_closes_the_sessions_sockets_at_once(db: Database) -> None:
+    alpha, _ = world(db)
+
+    async def scenario(api: Api, app: web.Application) -> None:
+        assert (await api.login("agent@alpha.example")).status == 200
+        own_origin = str(api.client.make_url("/")).rstrip("/")
+        tabs = [await api.client.ws_connect("/api/v1/live", origin=own_origin) for _ in range(2)]
+        other_session = await socket(api, alpha.tokens["agent"])  # the same user, another session
+
+        # The periodic check is an hour away: only the sign-out itself can close the tabs.
+        assert (await api.call("POST", "/api/v1/auth/logout", browser=True)).status == 200
+        for ws in tabs:
+            async with asyncio.timeout(2.0):
+                message = await ws.receive()
+            assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), message
+            assert ws.close_code == live.SESSION_ENDED
+
+        # Sentinel: the user's other session still hears changes.
+        tid = await ticket(api, alpha, "customer", "Still listening")
+        await until(other_session, event("ticket.created", tid))
+        await other_session.close()
+
+    serve(db, scenario, revalidate_seconds=3600.0)
+
+
 def test_a_session_opens_a_limited_number_of_sockets(db: Database) -> None:
     alpha, _ = world(db)
 
@@ -212,6 +237,8 @@ def test_shutting_down_closes_sockets_as_going_away(db: Database) -> None:
         client = TestClient(TestServer(app))
         await client.start_server()
         try:
+            async with asyncio.timeout(DEADLINE):  # else the resync of LISTEN coming up may arrive first
+                await app[live.HUB].listening.wait()
             ws = await client.ws_connect("/api/v1/live", headers={"Authorization": f"Bearer {alpha.tokens['agent']}"})
             # The server stops (on_shutdown first), the client side stays open to see how.
             async with asyncio.timeout(DEADLINE):

@@ -13,19 +13,22 @@ const PortalHome = lazy(() => import('./screens/PortalHome'));
 const PortalNew = lazy(() => import('./screens/PortalNew'));
 const PortalTicket = lazy(() => import('./screens/PortalTicket'));
 const SetPassword = lazy(() => import('./screens/SetPassword'));
+// The admin area is one chunk of its own (its screens and admin.css), loaded by admins only.
+const Admin = lazy(() => import('./screens/admin/Admin'));
 
 export function Loading({ label = 'Loading…' }: { label?: string }) {
   return <p className="loading" role="status" aria-live="polite">{label}</p>;
 }
 
 /** Signed-in only; `staff` or `manager` narrows it further (others go to their home). */
-function Private({ children, need }: { children: ReactNode; need?: 'staff' | 'manager' | 'customer' }) {
+function Private({ children, need }: { children: ReactNode; need?: 'staff' | 'manager' | 'admin' | 'customer' }) {
   const { me, loading } = useAuth();
   const location = useLocation();
   if (loading) return <Loading />;
   if (!me) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   if (need === 'staff' && !isStaff(me)) return <Navigate to="/portal" replace />;
   if (need === 'manager' && !isManager(me)) return <Navigate to="/" replace />;
+  if (need === 'admin' && me.role !== 'admin') return <Navigate to="/" replace />;
   if (need === 'customer' && isStaff(me)) return <Navigate to="/" replace />;
   return <>{children}</>;
 }
@@ -49,6 +52,7 @@ export default function App() {
           <Route path="/portal" element={<PortalHome />} />
           <Route path="/portal/new" element={<PortalNew />} />
           <Route path="/portal/tickets/:id" element={<PortalTicket />} />
+          <Route path="/admin/*" element={<Private need="admin"><Admin /></Private>} />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>

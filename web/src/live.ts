@@ -18,6 +18,8 @@ export type LiveEvent = {
 type Handler = (event: LiveEvent) => void;
 
 const SESSION_ENDED = 4401; // the server's close code once the session is over (sign-out, expiry)
+/** Dispatched on window when the server closes the socket with 4401: auth.tsx goes to the sign-in page. */
+export const SESSION_ENDED_EVENT = 'atum:session-ended';
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
 const LINGER_MS = 2_000; // keep the socket this long after the last screen unsubscribes
@@ -88,7 +90,7 @@ function connect(): void {
       // Signed out (here or in another tab) or expired: retrying would only collect 401s. The
       // next screen that subscribes after signing in starts over.
       sessionEnded = true;
-      window.dispatchEvent(new CustomEvent('atum:session-ended'));
+      window.dispatchEvent(new CustomEvent(SESSION_ENDED_EVENT));
       return;
     }
     scheduleReconnect();

@@ -81,3 +81,9 @@ def status_is(page: Any, status: str) -> None:
 def act(page: Any, move: str) -> None:
     """On a ticket page: the status move of that name (e.g. "Resolve", "Confirm resolution")."""
     page.get_by_role("group", name="Status actions").get_by_role("button", name=move).click()
+
+
+def admin_form(page: Any, name: str) -> Any:
+    """On an admin screen: the form (or section) under the heading ``name``, e.g. "New team"."""
+    return page.locator("main").locator("form, section").filter(
+        has=page.get_by_role("heading", name=name, exact=True)).first

@@ -7,6 +7,7 @@ or a ``javascript:`` link, and each payload is on screen as the characters that 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -36,14 +37,22 @@ INJECTED = ("img[src='x'], script:not([src]), svg[onload], iframe, style, [onerr
 DISPLAY_NAME = '<img src=x onerror=alert("name")> Mallory'
 
 
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def as_shown(text: str) -> str:
+    """``text`` as the screens show user-controlled text: bidi controls as visible markers."""
+    return BIDI_CONTROLS.sub(lambda m: f"\u27e8U+{ord(m.group()):04X}\u27e9", text)
+
+
 def injected(page: Any) -> list[str]:
     """Elements in the screen's content that only an injected payload would have made."""
     return list(page.locator("main").locator(INJECTED).evaluate_all("els => els.map(e => e.outerHTML.slice(0, 120))"))
 
 
 def shows(page: Any, text: str) -> None:
-    """``text`` is on the screen as text (long strings: their start)."""
-    expect(page.locator("main").get_by_text(text[:200], exact=False).first).to_be_visible()
+    """``text`` is on the screen as text (long strings: their start), bidi controls as markers."""
+    expect(page.locator("main").get_by_text(as_shown(text)[:200], exact=False).first).to_be_visible()
 
 
 def test_payloads_in_subjects_descriptions_comments_and_names_stay_text(site: Site) -> None:
@@ -103,3 +112,37 @@ def test_payloads_in_subjects_descriptions_comments_and_names_stay_text(site: Si
         shows(phone, LONG)
         overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} as {role} at 360 px: {overflow} px too wide with a long word"
+
+
+def test_a_right_to_left_override_cannot_reverse_what_staff_read(site: Site) -> None:
+    """A customer hides an executable as a picture with U+202E: "gnp.exe" would read "exe.png". The
+    screens show the control character as a marker and keep the text in the order it was typed."""
+    subject = "Invoice \u202egnp.exe\u202c attached"
+    ticket = site.api("POST", "/api/v1/tickets", "customer", {"subject": subject, "description": "See the file."})
+    manager = site.page("manager")
+    manager.goto("/inbox")
+    entry = manager.locator(f"[data-ticket-id='{ticket['id']}']")
+    expect(entry).to_contain_text("Invoice \u27e8U+202E\u27e9gnp.exe\u27e8U+202C\u27e9 attached")
+    assert "\u202e" not in entry.inner_text()
+    # Reading order on screen: the left edge of each piece, in the order it was typed.
+    lefts = entry.locator(".ticket-subject").evaluate("""(el) => {
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        const node = walker.nextNode();
+        return ['Invoice', 'gnp', '.exe', 'attached'].map((word) => {
+            const range = document.createRange();
+            const at = node.textContent.indexOf(word);
+            range.setStart(node, at);
+            range.setEnd(node, at + 1);
+            return range.getBoundingClientRect().left;
+        });
+    }""")
+    assert lefts == sorted(lefts), f"pieces not left to right: {lefts}"
+    reference = entry.locator(".ticket-ref").bounding_box()
+    subject_box = entry.locator(".ticket-subject").bounding_box()
+    assert reference is not None and subject_box is not None
+    assert reference["x"] < subject_box["x"] or reference["y"] < subject_box["y"], "the reference stays first"
+
+    agent = site.page("agent")
+    agent.goto(f"/tickets/{ticket['id']}")
+    expect(agent.get_by_role("heading", level=1)).to_contain_text("\u27e8U+202E\u27e9gnp.exe")
+    expect(agent).to_have_title(re.compile("\u27e8U\\+202E\u27e9gnp\\.exe"))

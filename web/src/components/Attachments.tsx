@@ -2,6 +2,7 @@
 // file never opens as a page of this site) and uploads with progress. Uploads use XMLHttpRequest:
 // fetch cannot report upload progress.
 import { ApiError, type Problem } from '../api';
+import SafeText, { revealBidi } from './SafeText';
 import type { Attachment } from './ticketTypes';
 
 export function formatSize(bytes: number): string {
@@ -60,8 +61,8 @@ export function AttachmentList({ items, label = 'Attachments' }: { items: Attach
     <ul className="attachments" aria-label={label}>
       {items.map((a) => (
         <li key={a.id}>
-          <a href={`/api/v1/attachments/${a.id}`} download={a.filename}>
-            {a.filename}
+          <a href={`/api/v1/attachments/${a.id}`} download={revealBidi(a.filename)}>
+            <SafeText text={a.filename} />
           </a>
           <span className="muted"> {formatSize(a.size_bytes)}</span>
           {a.internal && <span className="badge internal-badge">internal</span>}
@@ -85,12 +86,12 @@ export function UploadProgress({ uploads }: { uploads: UploadState[] }) {
     <ul className="uploads" aria-label="Uploads">
       {uploads.map((u, i) => (
         <li key={`${u.name}-${i}`}>
-          <span>{u.name}</span>{' '}
+          <SafeText text={u.name} />{' '}
           {u.error ? (
             <span className="error-inline" role="alert">{u.error}</span>
           ) : (
             <>
-              <progress max={1} value={u.fraction} aria-label={`Upload of ${u.name}`}>
+              <progress max={1} value={u.fraction} aria-label={`Upload of ${revealBidi(u.name)}`}>
                 {Math.round(u.fraction * 100)}%
               </progress>{' '}
               <span aria-hidden="true">{u.done ? 'done' : `${Math.round(u.fraction * 100)}%`}</span>

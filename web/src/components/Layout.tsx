@@ -3,6 +3,7 @@ import { NavLink, Outlet, useNavigate } from 'react-router-dom';
 import { api, errorText, type Page, type Ticket } from '../api';
 import { isManager, isStaff, useAuth } from '../auth';
 import { useLive } from '../live';
+import SafeText, { revealBidi } from './SafeText';
 
 export interface NavCounts {
   /** Open tickets assigned to me (first page only: "50+" past it). */
@@ -12,6 +13,8 @@ export interface NavCounts {
 }
 
 const COUNT_PAGE = 100;
+/** My open work: accepted, being worked on, or waiting for the customer (one request: a status list). */
+const OPEN_WORK = 'ACCEPTED,IN_PROGRESS,WAITING_CUSTOMER';
 
 function countText(n: number | null): string {
   if (n === null) return '';
@@ -31,7 +34,7 @@ export default function Layout({ children }: { children?: ReactNode }) {
   const load = useCallback(async () => {
     if (!staff) return;
     try {
-      const mine = await api<Page<Ticket>>('GET', `/api/v1/tickets?assignee_id=me&status=IN_PROGRESS&limit=${COUNT_PAGE}`);
+      const mine = await api<Page<Ticket>>('GET', `/api/v1/tickets?assignee_id=me&status=${OPEN_WORK}&limit=${COUNT_PAGE}`);
       const inbox = manager ? await api<Page<Ticket>>('GET', `/api/v1/internal/tickets/new?limit=${COUNT_PAGE}`) : null;
       setCounts({ queue: mine.items.length, inbox: inbox ? inbox.items.length : null });
     } catch {
@@ -67,7 +70,7 @@ export default function Layout({ children }: { children?: ReactNode }) {
               <>
                 <li>
                   <NavLink to="/" end>
-                    Queue{counts.queue !== null && <><span className="count" aria-hidden="true">{countText(counts.queue)}</span><span className="visually-hidden">, {countText(counts.queue)} in progress assigned to you</span></>}
+                    Queue{counts.queue !== null && <><span className="count" aria-hidden="true">{countText(counts.queue)}</span><span className="visually-hidden">, {countText(counts.queue)} open tickets assigned to you</span></>}
                   </NavLink>
                 </li>
                 {manager && (
@@ -77,6 +80,7 @@ export default function Layout({ children }: { children?: ReactNode }) {
                     </NavLink>
                   </li>
                 )}
+                {me?.role === 'admin' && <li><NavLink to="/admin">Admin</NavLink></li>}
               </>
             ) : (
               <>
@@ -87,7 +91,7 @@ export default function Layout({ children }: { children?: ReactNode }) {
           </ul>
         </nav>
         <div className="who">
-          {me && <span className="who-name" title={`${me.email} · ${me.organization.name}`}>{me.display_name}</span>}
+          {me && <span className="who-name" title={revealBidi(`${me.email} · ${me.organization.name}`)}><SafeText text={me.display_name} /></span>}
           <button type="button" className="link" onClick={onSignOut}>Sign out</button>
         </div>
       </header>

@@ -2,7 +2,8 @@
 // i toggles internal (staff), Ctrl+Enter (or Cmd+Enter) sends.
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { api, errorText } from '../api';
-import { UploadProgress, uploadAttachment, type UploadState } from './Attachments';
+import { formatSize, UploadProgress, uploadAttachment, type UploadState } from './Attachments';
+import SafeText, { revealBidi } from './SafeText';
 import type { Comment } from './ticketTypes';
 
 export interface ReplyBoxProps {
@@ -113,6 +114,13 @@ export default function ReplyBox({ ticketId, staff, onSent, closedReason }: Repl
     }
   }
 
+  function removeFile(index: number) {
+    setFiles((chosen) => chosen.filter((_, j) => j !== index));
+    // What is sent is `files`; the native input's own list is reset, so that the same file can be
+    // chosen again.
+    if (fileInput.current) fileInput.current.value = '';
+  }
+
   function onSubmit(e: FormEvent) {
     e.preventDefault();
     void send();
@@ -144,14 +152,30 @@ export default function ReplyBox({ ticketId, staff, onSent, closedReason }: Repl
             {' '}Internal note
           </label>
         )}
-        <label className="file-pick">
-          <span>Attach files</span>
-          <input ref={fileInput} type="file" multiple
-                 onChange={(e) => setFiles(Array.from(e.target.files ?? []))} />
-        </label>
+        {/* The native file control does not shrink (its "Choose File" button was cut off at 360 px):
+            it stays hidden, and a button of our own opens it and the chosen names are listed. */}
+        <input ref={fileInput} id={`${ids}-files`} type="file" multiple hidden
+               onChange={(e) => setFiles(Array.from(e.target.files ?? []))} />
+        <button type="button" className="file-pick" onClick={() => fileInput.current?.click()}
+                aria-describedby={`${ids}-chosen`}>
+          Attach files
+        </button>
         <button type="submit" className="primary" disabled={sending}>
           {sending ? 'Sending…' : internal ? 'Add internal note' : 'Send reply'}
         </button>
+      </div>
+      <div id={`${ids}-chosen`} className="files-chosen">
+        {files.length === 0 ? <span className="visually-hidden">No files chosen</span> : (
+          <ul aria-label="Files to send">
+            {files.map((f, i) => (
+              <li key={`${f.name}-${i}`}>
+                <SafeText text={f.name} /> <span className="muted">{formatSize(f.size)}</span>{' '}
+                <button type="button" className="link" aria-label={`Remove ${revealBidi(f.name)}`}
+                        onClick={() => removeFile(i)}>Remove</button>
+              </li>
+            ))}
+          </ul>
+        )}
       </div>
       {error && <p className="error" role="alert">{error}</p>}
       <UploadProgress uploads={uploads} />

@@ -6,6 +6,7 @@ import { type ReactNode } from 'react';
 import { Link } from 'react-router-dom';
 import type { Ticket } from '../api';
 import { formatDateTime, formatRelative, label } from '../format';
+import SafeText from './SafeText';
 
 export type SlaLevel = 'ok' | 'warn' | 'late' | 'paused';
 
@@ -64,14 +65,14 @@ export function TicketRow({ ticket, href, assignee, children }: {
     <>
       <Link className="ticket-row" to={href} data-ticket-id={ticket.id}>
         <span className="ticket-ref">{ticket.reference}</span>
-        <span className="ticket-subject">{ticket.subject}</span>
+        <span className="ticket-subject"><SafeText text={ticket.subject} /></span>
         <span className="badges">
           <PriorityBadge priority={ticket.priority} />
           <SlaChip ticket={ticket} />
         </span>
         <span className="ticket-meta">
           <span>{label(ticket.status)}</span>
-          {assignee !== undefined && <span>{assignee}</span>}
+          {assignee !== undefined && <span><SafeText text={assignee} /></span>}
           <span>Opened <time dateTime={ticket.created_at} title={formatDateTime(ticket.created_at)}>{formatRelative(ticket.created_at)}</time></span>
         </span>
       </Link>

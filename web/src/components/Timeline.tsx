@@ -4,10 +4,12 @@
 //
 // Safe rendering: every text goes through React, which escapes it. The sanitised HTML of e-mail
 // (description_html, body_html) is shown only inside <iframe sandbox="">: no scripts, an opaque
-// origin, no access to this page; nothing is ever inserted as markup into the page itself.
+// origin, no access to this page; nothing is ever inserted as markup into the page itself. Names
+// and bodies go through SafeText: bidi control characters show as markers and cannot reorder the page.
 import { useState, type ReactNode } from 'react';
 import { formatDateTime, label } from '../format';
 import { AttachmentList } from './Attachments';
+import SafeText, { revealBidi } from './SafeText';
 import type { Attachment, Comment, HistoryEntry, TicketDetail } from './ticketTypes';
 
 export interface TimelineProps {
@@ -24,13 +26,13 @@ export interface TimelineProps {
 /** E-mail HTML in a sandboxed frame, with the plain text one click away. */
 export function MailBody({ html, text, title }: { html: string | null; text: string; title: string }) {
   const [plain, setPlain] = useState(false);
-  if (!html) return <div className="body-text">{text}</div>;
+  if (!html) return <div className="body-text"><SafeText text={text} /></div>;
   // The framed document inherits this page's CSP (no inline styles or scripts); the sandbox
   // without allow-scripts and allow-same-origin keeps it from running anything or reaching us.
   const doc = `<!doctype html><meta charset="utf-8">${html}`;
   return (
     <div className="mail-body">
-      {plain ? <div className="body-text">{text}</div>
+      {plain ? <div className="body-text"><SafeText text={text} /></div>
         : <iframe className="mail-frame" sandbox="" srcDoc={doc} title={title} referrerPolicy="no-referrer" />}
       <button type="button" className="link" onClick={() => setPlain((p) => !p)}>
         {plain ? 'Show formatted e-mail' : 'Show as plain text'}
@@ -64,7 +66,7 @@ function historyEntries(h: HistoryEntry, names: Map<number, string> | undefined,
     const reason = typeof nw.reason === 'string' && nw.reason ? nw.reason : null;
     out.push(
       <>
-        <strong>{actor}</strong> changed the status from <span className="status">{label(String(nw.from_status ?? ''))}</span>
+        <strong><SafeText text={actor} /></strong> changed the status from <span className="status">{label(String(nw.from_status ?? ''))}</span>
         {' '}to <span className="status">{label(String(nw.to_status ?? ''))}</span>
         {reason && <div className="reason">Reason: {reason}</div>}
       </>,
@@ -73,14 +75,14 @@ function historyEntries(h: HistoryEntry, names: Map<number, string> | undefined,
     if ('assignee_id' in nw) {
       const to = nw.assignee_id as number | null;
       out.push(to === null
-        ? <><strong>{actor}</strong> removed the assignee</>
-        : <><strong>{actor}</strong> assigned the ticket to <strong>{who(to, names, meId)}</strong></>);
+        ? <><strong><SafeText text={actor} /></strong> removed the assignee</>
+        : <><strong><SafeText text={actor} /></strong> assigned the ticket to <strong><SafeText text={who(to, names, meId)} /></strong></>);
     }
     if ('priority' in nw) {
-      out.push(<><strong>{actor}</strong> changed the priority from {label(String(old.priority ?? ''))} to {label(String(nw.priority))}</>);
+      out.push(<><strong><SafeText text={actor} /></strong> changed the priority from {label(String(old.priority ?? ''))} to {label(String(nw.priority))}</>);
     }
-    if ('team_id' in nw) out.push(<><strong>{actor}</strong> changed the team</>);
-    if ('category_id' in nw) out.push(<><strong>{actor}</strong> changed the category</>);
+    if ('team_id' in nw) out.push(<><strong><SafeText text={actor} /></strong> changed the team</>);
+    if ('category_id' in nw) out.push(<><strong><SafeText text={actor} /></strong> changed the category</>);
   } else if (h.table === 'sla_events') {
     const rows = Array.isArray(nw.rows) ? (nw.rows as Record<string, unknown>[]) : [nw];
     for (const r of rows) {
@@ -93,7 +95,7 @@ function historyEntries(h: HistoryEntry, names: Map<number, string> | undefined,
       );
     }
   } else if (h.table === 'ticket_tags') {
-    out.push(<><strong>{actor}</strong> {h.action === 'DELETE' ? 'removed a tag' : 'added a tag'}</>);
+    out.push(<><strong><SafeText text={actor} /></strong> {h.action === 'DELETE' ? 'removed a tag' : 'added a tag'}</>);
   }
   return out;
 }
@@ -114,7 +116,7 @@ export default function Timeline({ ticket, comments, attachments, history, names
     node: (
       <article className="entry opened" aria-label="Opening message">
         <header>
-          <strong>{who(ticket.requester_id, names, meId, ticket.requester_name)}</strong> opened the ticket
+          <strong><SafeText text={who(ticket.requester_id, names, meId, ticket.requester_name)} /></strong> opened the ticket
           <span className="channel"> via {ticket.channel}</span>
           {' · '}<time dateTime={ticket.created_at}>{formatDateTime(ticket.created_at)}</time>
         </header>
@@ -129,14 +131,14 @@ export default function Timeline({ ticket, comments, attachments, history, names
       at: c.created_at, order: 1, key: `c${c.id}`,
       node: (
         <article className={c.internal ? 'entry comment internal' : 'entry comment'}
-                 aria-label={c.internal ? `Internal note by ${author}` : `Reply by ${author}`}>
+                 aria-label={`${c.internal ? 'Internal note' : 'Reply'} by ${revealBidi(author)}`}>
           <header>
             {c.internal && <span className="badge internal-badge">Internal note</span>}{' '}
-            <strong>{author}</strong>
+            <strong><SafeText text={author} /></strong>
             {c.channel === 'email' && <span className="channel"> by e-mail</span>}
             {' · '}<time dateTime={c.created_at}>{formatDateTime(c.created_at)}</time>
           </header>
-          <MailBody html={c.body_html} text={c.body} title={`E-mail from ${author}, formatted`} />
+          <MailBody html={c.body_html} text={c.body} title={`E-mail from ${revealBidi(author)}, formatted`} />
           <AttachmentList items={byComment.get(c.id) ?? []} label={`Files of this ${c.internal ? 'note' : 'reply'}`} />
         </article>
       ),
@@ -148,7 +150,7 @@ export default function Timeline({ ticket, comments, attachments, history, names
       node: (
         <article className={a.internal ? 'entry event internal' : 'entry event'} aria-label="File added">
           <header>
-            <strong>{who(a.uploaded_by, names, meId)}</strong> added a file
+            <strong><SafeText text={who(a.uploaded_by, names, meId)} /></strong> added a file
             {' · '}<time dateTime={a.created_at}>{formatDateTime(a.created_at)}</time>
           </header>
           <AttachmentList items={[a]} label="File" />

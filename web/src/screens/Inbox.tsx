@@ -6,6 +6,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent, type Keyboard
 import { useNavigate } from 'react-router-dom';
 import { api, errorText, PRIORITIES, type Page, type Ticket, type TicketPriority } from '../api';
 import { useAuth } from '../auth';
+import SafeText, { revealBidi } from '../components/SafeText';
 import { TicketRow } from '../components/TicketRow';
 import { label } from '../format';
 import { useShortcuts } from '../keys';
@@ -238,7 +239,7 @@ export default function Inbox() {
       <dialog ref={acceptRef} aria-labelledby="accept-title" onKeyDown={onAcceptKey} onClose={() => focusRow(current)}>
         <form onSubmit={accept}>
           <h2 id="accept-title">Accept {target?.reference}</h2>
-          {target && <p className="hint">{target.subject}</p>}
+          {target && <p className="hint"><SafeText text={target.subject} /></p>}
           {dialogError && <p className="error" role="alert">{dialogError}</p>}
           <fieldset>
             <legend>Priority <span className="hint">(keys 1–4)</span></legend>
@@ -256,7 +257,7 @@ export default function Inbox() {
           <select id="accept-assignee" value={assignee} onChange={(e) => setAssignee(e.target.value)}>
             <option value="">Nobody yet</option>
             {meFirst.map((u) => (
-              <option key={u.id} value={String(u.id)}>{u.id === me?.id ? `${u.display_name} (me)` : u.display_name} — {u.role}</option>
+              <option key={u.id} value={String(u.id)}>{revealBidi(u.display_name)}{u.id === me?.id ? ' (me)' : ''} — {u.role}</option>
             ))}
           </select>
           <div className="actions">
@@ -269,7 +270,7 @@ export default function Inbox() {
       <dialog ref={rejectRef} aria-labelledby="reject-title" onClose={() => focusRow(current)}>
         <form onSubmit={reject}>
           <h2 id="reject-title">Reject {target?.reference}</h2>
-          {target && <p className="hint">{target.subject}</p>}
+          {target && <p className="hint"><SafeText text={target.subject} /></p>}
           {dialogError && <p className="error" role="alert">{dialogError}</p>}
           <label htmlFor="reject-reason">Reason (the customer sees it)</label>
           <input id="reject-reason" type="text" required maxLength={2000} value={reason}

@@ -4,7 +4,7 @@ import { ApiError, errorText } from '../api';
 import { isStaff, useAuth } from '../auth';
 
 export default function Login() {
-  const { me, loading, signIn } = useAuth();
+  const { me, loading, signIn, notice } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
   const from = (location.state as { from?: string } | null)?.from;
@@ -48,9 +48,9 @@ export default function Login() {
     <main className="signin" id="main">
       <form className="panel narrow" onSubmit={onSubmit} aria-labelledby="signin-title" noValidate={false}>
         <h1 id="signin-title">Sign in to ATUM DESK</h1>
-        {error && (
+        {error ? (
           <p className="error" role="alert" tabIndex={-1} ref={errorRef}>{error}</p>
-        )}
+        ) : notice && <p className="notice" role="status">{notice}</p>}
         <label htmlFor="signin-email">E-mail address</label>
         <input id="signin-email" type="email" autoComplete="username" required autoFocus
           value={email} onChange={(e) => setEmail(e.target.value)} aria-invalid={field === 'email' || undefined} />

@@ -4,6 +4,7 @@ import { Link } from 'react-router-dom';
 import { api, errorText, isAbort, type Page, type Ticket } from '../api';
 import { formatDateTime, label } from '../format';
 import { useLive } from '../live';
+import SafeText from '../components/SafeText';
 import '../components/ticket.css';
 
 /** What a customer reads for a status. */
@@ -81,7 +82,7 @@ export default function PortalHome() {
               <Link to={`/portal/tickets/${t.id}`}>
                 <span>
                   <span className="ticket-ref">{t.reference}</span>{' '}
-                  <span className="subject">{t.subject}</span>
+                  <SafeText className="subject" text={t.subject} />
                 </span>
                 <span className="badges">
                   <span className="badge status-badge">{customerStatus(t.status)}</span>

@@ -6,6 +6,7 @@ import { Link, useParams } from 'react-router-dom';
 import { errorText } from '../api';
 import { useAuth } from '../auth';
 import ReplyBox from '../components/ReplyBox';
+import SafeText, { revealBidi } from '../components/SafeText';
 import StatusActions from '../components/StatusActions';
 import Timeline from '../components/Timeline';
 import { useTicketData } from '../components/ticketTypes';
@@ -21,7 +22,7 @@ export default function PortalTicket() {
   const { ticket } = data;
 
   useEffect(() => {
-    if (ticket) document.title = `${ticket.reference} ${ticket.subject} · ATUM DESK`;
+    if (ticket) document.title = `${ticket.reference} ${revealBidi(ticket.subject)} · ATUM DESK`;
   }, [ticket]);
 
   if (!Number.isInteger(id) || id <= 0) return <p className="error" role="alert">This is not a ticket address.</p>;
@@ -40,7 +41,7 @@ export default function PortalTicket() {
     <div className="ticket-page">
       <p><Link to="/portal">← My tickets</Link></p>
       <div className="ticket-head">
-        <h1><span className="ticket-ref">{ticket.reference}</span> {ticket.subject}</h1>
+        <h1><span className="ticket-ref">{ticket.reference}</span> <SafeText text={ticket.subject} /></h1>
         <span className="badge status-badge">{customerStatus(ticket.status)}</span>
       </div>
       {resolved && (

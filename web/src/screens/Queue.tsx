@@ -5,6 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import { useNavigate, useSearchParams } from 'react-router-dom';
 import { api, errorText, isAbort, PRIORITIES, query, STATUSES, type Page, type Ticket } from '../api';
 import { useAuth } from '../auth';
+import { revealBidi } from '../components/SafeText';
 import { TicketRow } from '../components/TicketRow';
 import { label } from '../format';
 import { useShortcuts } from '../keys';
@@ -223,7 +224,7 @@ export default function Queue() {
               <option value="">Anyone</option>
               <option value="me">Me</option>
               <option value="none">Unassigned</option>
-              {staff.filter((u) => u.id !== me?.id).map((u) => <option key={u.id} value={String(u.id)}>{u.display_name}</option>)}
+              {staff.filter((u) => u.id !== me?.id).map((u) => <option key={u.id} value={String(u.id)}>{revealBidi(u.display_name)}</option>)}
               {filters.assignee && !['me', 'none'].includes(filters.assignee) && !names.has(Number(filters.assignee)) &&
                 <option value={filters.assignee}>User {filters.assignee}</option>}
             </select>
@@ -233,7 +234,7 @@ export default function Queue() {
             <select id="queue-team" value={filters.team} onChange={(e) => setFilters({ ...filters, team: e.target.value })}>
               <option value="">Any team</option>
               <option value="none">No team</option>
-              {teams.map((t) => <option key={t.id} value={String(t.id)}>{t.name}</option>)}
+              {teams.map((t) => <option key={t.id} value={String(t.id)}>{revealBidi(t.name)}</option>)}
               {filters.team && filters.team !== 'none' && !teams.some((t) => String(t.id) === filters.team) &&
                 <option value={filters.team}>Team {filters.team}</option>}
             </select>

@@ -7,6 +7,7 @@ import { api, ApiError, errorText, PRIORITIES, type Page, type StaffUser, type T
 import { isManager, useAuth } from '../auth';
 import { formatDateTime, label } from '../format';
 import ReplyBox from '../components/ReplyBox';
+import SafeText, { revealBidi } from '../components/SafeText';
 import { SlaBadges } from '../components/SlaBadge';
 import StatusActions from '../components/StatusActions';
 import Timeline from '../components/Timeline';
@@ -45,10 +46,10 @@ function Details({ ticket, staffUsers, onChanged }: {
     <section className="panel" aria-labelledby={`${ids}-h`}>
       <h2 id={`${ids}-h`}>Details</h2>
       <dl>
-        <dt>Requester</dt><dd>{ticket.requester_name ?? `User #${ticket.requester_id}`}</dd>
+        <dt>Requester</dt><dd><SafeText text={ticket.requester_name ?? `User #${ticket.requester_id}`} /></dd>
         <dt>Opened</dt><dd><time dateTime={ticket.created_at}>{formatDateTime(ticket.created_at)}</time></dd>
         <dt>Channel</dt><dd>{ticket.channel}</dd>
-        {ticket.tags.length > 0 && <><dt>Tags</dt><dd>{ticket.tags.join(', ')}</dd></>}
+        {ticket.tags.length > 0 && <><dt>Tags</dt><dd><SafeText text={ticket.tags.join(', ')} /></dd></>}
       </dl>
       <label htmlFor={`${ids}-prio`}>Priority</label>
       <select id={`${ids}-prio`} value={ticket.priority} disabled={busy || final}
@@ -61,13 +62,13 @@ function Details({ ticket, staffUsers, onChanged }: {
                 onChange={(e) => void change('/assign', 'POST', { assignee_id: e.target.value ? Number(e.target.value) : null })}>
           <option value="">Unassigned</option>
           {assignee !== null && !staffUsers.some((u) => u.id === assignee) && (
-            <option value={assignee}>{ticket.assignee_name ?? `User #${assignee}`}</option>
+            <option value={assignee}>{revealBidi(ticket.assignee_name ?? `User #${assignee}`)}</option>
           )}
-          {staffUsers.map((u) => <option key={u.id} value={u.id}>{u.display_name} ({u.role})</option>)}
+          {staffUsers.map((u) => <option key={u.id} value={u.id}>{revealBidi(u.display_name)} ({u.role})</option>)}
         </select>
       ) : (
         <div className="row">
-          <output id={`${ids}-assignee`}>{ticket.assignee_name ?? (assignee ? `User #${assignee}` : 'Unassigned')}</output>
+          <output id={`${ids}-assignee`}><SafeText text={ticket.assignee_name ?? (assignee ? `User #${assignee}` : 'Unassigned')} /></output>
           {!final && assignee !== me?.id && (
             <button type="button" disabled={busy} onClick={() => void change('/assign', 'POST', { assignee_id: me?.id })}>
               Assign to me
@@ -104,7 +105,7 @@ export default function Ticket() {
   const names = useMemo(() => new Map(staffUsers.map((u) => [u.id, u.display_name])), [staffUsers]);
 
   useEffect(() => {
-    if (ticket) document.title = `${ticket.reference} ${ticket.subject} · ATUM DESK`;
+    if (ticket) document.title = `${ticket.reference} ${revealBidi(ticket.subject)} · ATUM DESK`;
   }, [ticket]);
 
   if (!Number.isInteger(id) || id <= 0) return <p className="error" role="alert">This is not a ticket address.</p>;
@@ -121,7 +122,7 @@ export default function Ticket() {
   return (
     <div className="ticket-page">
       <div className="ticket-head">
-        <h1><span className="ticket-ref">{ticket.reference}</span> {ticket.subject}</h1>
+        <h1><span className="ticket-ref">{ticket.reference}</span> <SafeText text={ticket.subject} /></h1>
         <div className="badges">
           <span className="badge status-badge">{label(ticket.status)}</span>
           <span className={`badge p-${ticket.priority}`}>{label(ticket.priority)} priority</span>
