@@ -44,12 +44,10 @@ def violations(page: Any) -> list[dict[str, Any]]:
     return [v for v in page.evaluate(RUN_AXE) if v["impact"] in SERIOUS]
 
 
-@pytest.mark.parametrize(("screen", "role", "path"), SCREENS, ids=[s[0] for s in SCREENS])
-def test_no_serious_accessibility_violation_and_no_horizontal_scrolling(site: Site, screen: str, role: str | None,
-                                                                       path: str) -> None:
-    require(axe=True)
-    address = path.format(ticket=site.org.ticket_id)
-    findings: list[str] = []
+def findings(site: Site, screen: str, role: str | None, address: str) -> list[str]:
+    """What axe-core finds serious or critical on the screen, and horizontal scrolling, at desktop
+    width and at 360 px; screenshots of both."""
+    found: list[str] = []
     for width, viewport in (("desktop", DESKTOP), ("360px", PHONE)):
         context = site.context(viewport)
         # An init script runs outside the page's Content-Security-Policy, which (rightly) refuses
@@ -59,8 +57,17 @@ def test_no_serious_accessibility_violation_and_no_horizontal_scrolling(site: Si
         page.goto(address)
         screen_ready(page)
         site.screenshot(page, f"{screen}-{width}")
-        findings += [f"{width}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in violations(page)]
+        found += [f"{width}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in violations(page)]
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         if overflow > 0:
-            findings.append(f"{width}: the page is {overflow} px wider than the window (horizontal scrolling)")
-    assert not findings, f"{screen} ({address}):\n" + "\n".join(findings)
+            found.append(f"{width}: the page is {overflow} px wider than the window (horizontal scrolling)")
+    return found
+
+
+@pytest.mark.parametrize(("screen", "role", "path"), SCREENS, ids=[s[0] for s in SCREENS])
+def test_no_serious_accessibility_violation_and_no_horizontal_scrolling(site: Site, screen: str, role: str | None,
+                                                                       path: str) -> None:
+    require(axe=True)
+    address = path.format(ticket=site.org.ticket_id)
+    found = findings(site, screen, role, address)
+    assert not found, f"{screen} ({address}):\n" + "\n".join(found)

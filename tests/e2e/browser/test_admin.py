@@ -6,14 +6,13 @@ shown once, and never again). And the admin screens pass axe-core at a desktop's
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser.conftest import AXE, DESKTOP, PHONE, Site, require
+from tests.e2e.browser.conftest import Site, require
 from tests.e2e.browser.screens import admin_form, row
-from tests.e2e.browser.test_accessibility import screen_ready, violations
+from tests.e2e.browser.test_accessibility import findings
 
 pytestmark = pytest.mark.slow
 
@@ -106,16 +105,5 @@ def test_a_team_in_use_cannot_be_deleted_and_the_screen_says_why(site: Site) -> 
 @pytest.mark.parametrize(("screen", "path"), ADMIN_SCREENS, ids=[s[0] for s in ADMIN_SCREENS])
 def test_admin_screens_have_no_serious_accessibility_violation(site: Site, screen: str, path: str) -> None:
     require(axe=True)
-    findings: list[str] = []
-    for width, viewport in (("desktop", DESKTOP), ("360px", PHONE)):
-        context: Any = site.context(viewport)
-        context.add_init_script(path=str(AXE))
-        page = site.page("admin", viewport, context=context)
-        page.goto(path)
-        screen_ready(page)
-        site.screenshot(page, f"{screen}-{width}")
-        findings += [f"{width}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in violations(page)]
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        if overflow > 0:
-            findings.append(f"{width}: the page is {overflow} px wider than the window (horizontal scrolling)")
-    assert not findings, f"{screen} ({path}):\n" + "\n".join(findings)
+    found = findings(site, screen, "admin", path)
+    assert not found, f"{screen} ({path}):\n" + "\n".join(found)
