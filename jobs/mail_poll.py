@@ -57,6 +57,7 @@ from atumdesk.settings import Settings
 from jobs.faults import crash_point
 from jobs.mail_ingest import ingest
 from jobs.registry import Job, JobContext, PermanentError, handler
+from jobs.tls import mail_tls_context
 
 KIND = "mail.poll"
 #: The associated data the API encrypts IMAP passwords with (api/mailboxes.py CONTEXT).
@@ -279,24 +280,18 @@ class Poller:
             raise PollError(f"the stored password of {t.imap_username} cannot be used: {exc}; enter it again in "
                             "the mailbox settings", permanent=True) from None
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """Verifies certificate and host name against the system's CAs and mail_ca_file."""
-        context = ssl.create_default_context()
-        if self.settings.mail_ca_file is not None:
-            context.load_verify_locations(cafile=str(self.settings.mail_ca_file))
-        return context
-
     def connect(self) -> imaplib.IMAP4:
         """The connection, encrypted before anything else is said."""
         t = self.target
         if t.imap_security == "tls":
-            return imaplib.IMAP4_SSL(t.imap_host, t.imap_port, ssl_context=self.ssl_context(), timeout=TIMEOUT)
+            return imaplib.IMAP4_SSL(t.imap_host, t.imap_port, ssl_context=mail_tls_context(self.settings),
+                                     timeout=TIMEOUT)
         imap = imaplib.IMAP4(t.imap_host, t.imap_port, timeout=TIMEOUT)
         try:
             if "STARTTLS" not in imap.capabilities:
                 raise PollError(f"{t.where} does not offer STARTTLS: choose tls (usually port 993) or a server "
                                 "that offers STARTTLS", permanent=True)
-            imap.starttls(ssl_context=self.ssl_context())
+            imap.starttls(ssl_context=mail_tls_context(self.settings))
         except BaseException:
             with contextlib.suppress(Exception):
                 imap.shutdown()

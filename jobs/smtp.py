@@ -21,6 +21,7 @@ import ssl
 from email.message import EmailMessage
 
 from atumdesk.settings import Settings
+from jobs.tls import mail_tls_context
 
 TIMEOUT_SECONDS = 30.0
 NOT_CONFIGURED = "SMTP is not configured: set ATUM_SMTP_HOST"
@@ -42,14 +43,6 @@ class Refused(Exception):
         self.code = code
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext:
-    """Verification against the system's CAs, plus ATUM_MAIL_CA_FILE's when set."""
-    context = ssl.create_default_context()
-    if settings.mail_ca_file is not None:
-        context.load_verify_locations(cafile=str(settings.mail_ca_file))
-    return context
-
-
 def _reply(response: bytes | str) -> str:
     text = response.decode("utf-8", "replace") if isinstance(response, bytes) else str(response)
     return " ".join(text.split())[:300]
@@ -60,7 +53,7 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     # local_hostname: the EHLO name; the mail domain rather than a reverse lookup of this host.
     if settings.smtp_security == "tls":
         return smtplib.SMTP_SSL(host, port, local_hostname=settings.mail_domain, timeout=TIMEOUT_SECONDS,
-                                context=tls_context(settings))
+                                context=mail_tls_context(settings))
     smtp = smtplib.SMTP(host, port, local_hostname=settings.mail_domain, timeout=TIMEOUT_SECONDS)
     try:
         if settings.smtp_security == "starttls":
@@ -68,7 +61,7 @@ def _connect(settings: Settings) -> smtplib.SMTP:
             if not smtp.has_extn("starttls"):
                 raise SmtpUnavailable(f"SMTP {host}:{port} does not offer STARTTLS (ATUM_SMTP_SECURITY=starttls); "
                                       "the message is not sent in clear")
-            smtp.starttls(context=tls_context(settings))
+            smtp.starttls(context=mail_tls_context(settings))
             smtp.ehlo()
     except BaseException:
         smtp.close()
