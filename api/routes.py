@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import admin, attachments, auth, jobs_admin, live, mail_templates, mailboxes, openapi
+from api import admin, attachments, auth, jobs_admin, kb, live, mail_templates, mailboxes, openapi, reports
 from api.db import call, q
 from api.web_io import body_param, header_text, json_text, path_id, query_param
 
@@ -112,3 +112,5 @@ ROUTES += admin.ROUTES  # users, teams, categories, SLA policies, calendars, org
 ROUTES += mailboxes.ROUTES
 ROUTES += jobs_admin.ROUTES  # the organization's background jobs
 ROUTES += mail_templates.ROUTES  # notification templates and the mail outbox
+ROUTES += kb.ROUTES  # knowledge base: articles, categories, search, suggestions
+ROUTES += reports.ROUTES  # reports as JSON or CSV, and the navigation counters

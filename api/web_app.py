@@ -10,13 +10,15 @@ placeholder that says so; the API and the operator endpoints work all the same.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from aiohttp import web
 
 log = logging.getLogger("atumdesk.http")
 
-DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
+# ATUM_WEB_DIST serves another build (a developer's build of a branch, tests of a build elsewhere).
+DIST = Path(os.environ.get("ATUM_WEB_DIST") or Path(__file__).resolve().parents[1] / "web" / "dist")
 ASSETS_DIR = web.AppKey("web_assets", Path)
 
 # The shell's policy: scripts, styles, fonts and connections (fetch and the same-origin WebSocket,

@@ -45,7 +45,7 @@ from tests.api.client import PASSWORD, world
 from tests.e2e.browser.chromium import CHROMIUM, launch
 from tests.support import Database, Org
 
-WEB_DIST = PROJECT_ROOT / "web" / "dist"
+WEB_DIST = Path(os.environ.get("ATUM_WEB_DIST") or PROJECT_ROOT / "web" / "dist")
 AXE = PROJECT_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("ATUM_TEST_ARTIFACTS") or PROJECT_ROOT / "tests" / "artifacts")
 #: How long a screen may take to show what a test waits for (a loaded CI machine is slow).
