@@ -128,7 +128,11 @@ COMMENT ON FUNCTION atum.input_limit(jsonb, integer, integer) IS 'The page size 
 -- Keyset cursors: a position in a list ordered by a timestamp and an id, as "<microseconds>.<id>".
 CREATE OR REPLACE FUNCTION atum.cursor_make(p_at timestamptz, p_id bigint) RETURNS text
     LANGUAGE sql IMMUTABLE
-AS $$ SELECT ((extract(epoch FROM p_at) * 1000000)::bigint)::text || '.' || p_id::text $$;
+AS $$
+    -- 'inf' stands for infinity: the sort key of tickets without a running SLA clock.
+    SELECT CASE WHEN isfinite(p_at) THEN ((extract(epoch FROM p_at) * 1000000)::bigint)::text ELSE 'inf' END
+           || '.' || p_id::text
+$$;
 COMMENT ON FUNCTION atum.cursor_make(timestamptz, bigint) IS 'The cursor of a list position (timestamp and id).';
 
 CREATE OR REPLACE FUNCTION atum.page_json_by_time(p_items jsonb[], p_limit integer) RETURNS jsonb
@@ -153,12 +157,13 @@ BEGIN
     IF v_text IS NULL THEN
         RETURN;
     END IF;
-    IF v_text !~ '^-?[0-9]{1,17}\.[0-9]{1,18}$' THEN
+    IF v_text !~ '^(-?[0-9]{1,17}|inf)\.[0-9]{1,18}$' THEN
         RAISE EXCEPTION 'after is not a cursor of this list' USING ERRCODE = 'AT422', COLUMN = 'after',
             HINT = 'Pass the "next" value of the previous page.';
     END IF;
     -- Integer microseconds times an interval: exact (a float of seconds would not be).
-    at := 'epoch'::timestamptz + pg_catalog.split_part(v_text, '.', 1)::bigint * interval '1 microsecond';
+    at := CASE WHEN pg_catalog.split_part(v_text, '.', 1) = 'inf' THEN 'infinity'::timestamptz
+               ELSE 'epoch'::timestamptz + pg_catalog.split_part(v_text, '.', 1)::bigint * interval '1 microsecond' END;
     id := pg_catalog.split_part(v_text, '.', 2)::bigint;
 END
 $$;

@@ -151,14 +151,18 @@ COMMENT ON FUNCTION atum.ticket_allowed_moves(atum.tickets) IS 'The status moves
 
 CREATE OR REPLACE FUNCTION atum.minutes_within(p_ranges tstzmultirange, p_from timestamptz, p_to timestamptz)
 RETURNS numeric
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-    -- Minutes of p_ranges between two instants, negative when p_to is before p_from (as
-    -- atum.business_minutes_between counts), from ranges already read for a wider window.
-    SELECT sign(extract(epoch FROM p_to - p_from))
+-- Minutes of p_ranges between two instants, negative when p_to is before p_from (as
+-- atum.business_minutes_between counts), from ranges already read for a wider window. PL/pgSQL:
+-- a page of the queue calls it per ticket, and a SQL function with a sub-query is planned anew
+-- on every call, a PL/pgSQL one once per session.
+BEGIN
+    RETURN sign(extract(epoch FROM p_to - p_from))
            * coalesce((SELECT sum(extract(epoch FROM upper(r) - lower(r)))
                          FROM unnest(p_ranges * tstzmultirange(tstzrange(least(p_from, p_to), greatest(p_from, p_to)))) AS r),
-                      0) / 60
+                      0) / 60;
+END
 $$;
 COMMENT ON FUNCTION atum.minutes_within(tstzmultirange, timestamptz, timestamptz) IS 'Minutes of a set of ranges between two instants (negative backwards): business minutes from business ranges read once.';
 
@@ -278,32 +282,128 @@ END
 $$;
 COMMENT ON FUNCTION api.ticket_get(bigint) IS 'One ticket with its SLA times, the sanitised HTML of an e-mail ticket, requester and assignee names, the status moves open to the caller, and (staff) tags and SLA clocks in business minutes. AT404 when it does not exist or is not the caller''s to see.';
 
+CREATE OR REPLACE FUNCTION atum.ticket_list_match(t atum.tickets, p_statuses atum.ticket_status[],
+                                                  p_priority atum.ticket_priority, p_assignee text,
+                                                  p_assignee_id bigint, p_team text, p_team_id bigint,
+                                                  p_tsquery tsquery) RETURNS boolean
+    LANGUAGE sql STABLE
+AS $$
+    -- No SET clause and no sub-query: inlined into each order of api.ticket_list, so the planner
+    -- sees plain column conditions. NULL arguments do not filter.
+    SELECT (p_statuses IS NULL OR t.status = ANY (p_statuses))
+       AND (p_priority IS NULL OR t.priority = p_priority)
+       AND (p_assignee IS NULL OR (lower(p_assignee) = 'none' AND t.assignee_id IS NULL) OR t.assignee_id = p_assignee_id)
+       AND (p_team IS NULL OR (lower(p_team) = 'none' AND t.team_id IS NULL) OR t.team_id = p_team_id)
+       AND (p_tsquery IS NULL
+            OR (setweight(to_tsvector('simple'::regconfig, t.subject), 'A')
+                || setweight(to_tsvector('simple'::regconfig, t.description), 'B')) @@ p_tsquery)
+$$;
+COMMENT ON FUNCTION atum.ticket_list_match(atum.tickets, atum.ticket_status[], atum.ticket_priority, text, bigint, text, bigint, tsquery) IS
+    'The filters of the ticket list (status list, priority, assignee id/none, team id/none, full-text query) as one condition; NULL arguments do not filter.';
+
+CREATE OR REPLACE FUNCTION atum.ticket_has_tag(p_organization_id bigint, p_ticket_id bigint, p_tag text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+AS $$
+-- PL/pgSQL so that its query is planned once per session, not at every row it is asked about.
+BEGIN
+    RETURN EXISTS (
+        SELECT FROM atum.ticket_tags tt JOIN atum.tags g ON g.organization_id = tt.organization_id AND g.id = tt.tag_id
+         WHERE tt.organization_id = p_organization_id AND tt.ticket_id = p_ticket_id AND g.name = p_tag);
+END
+$$;
+COMMENT ON FUNCTION atum.ticket_has_tag(bigint, bigint, text) IS 'Whether a ticket carries the tag of that (lower-case) name.';
+
+CREATE OR REPLACE FUNCTION atum.ticket_list_clocks(p_rows atum.tickets[]) RETURNS jsonb[]
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- PL/pgSQL around one query, so its plan is kept for the session (as atum.business_ranges).
+    -- For a page of the queue: each ticket as the API shows it plus, for staff, the SLA clock that
+    -- runs now ("sla_clock": which clock, business minutes left, paused, calendar open), counted
+    -- as the ticket page counts it. Each calendar is read once for the page (one window spanning
+    -- every due time), not once per ticket.
+    RETURN (
+    WITH page AS (
+        SELECT o.t, o.ord,
+               (SELECT c.is_staff FROM atum.request_context c)
+               AND ((o.t).status = 'NEW' OR ((o.t).status IN ('ACCEPTED', 'IN_PROGRESS', 'WAITING_CUSTOMER')
+                                             AND (o.t).sla_started_at IS NOT NULL)) AS timed,
+               -- The first-response clock is the one shown while it runs and is due first (as in
+               -- atum.ticket_due_key); a paused resolution clock never hides it.
+               (o.t).first_responded_at IS NULL AND (o.t).first_response_due_at IS NOT NULL
+               AND ((o.t).paused_at IS NOT NULL OR (o.t).resolution_due_at IS NULL
+                    OR (o.t).first_response_due_at <= (o.t).resolution_due_at) AS first
+          FROM (SELECT p_rows[i] AS t, i AS ord FROM generate_subscripts(p_rows, 1) AS i) AS o
+    ), clock AS (
+        SELECT p.ord, (p.t).organization_id AS organization_id,
+               CASE WHEN (p.t).status = 'NEW' THEN 'triage' WHEN p.first THEN 'first_response' ELSE 'resolution' END AS name,
+               CASE WHEN (p.t).status = 'NEW'
+                    THEN (SELECT b.id FROM atum.business_calendars b WHERE b.organization_id = (p.t).organization_id AND b.is_default)
+                    ELSE (SELECT s.calendar_id FROM atum.sla_policies s
+                           WHERE s.organization_id = (p.t).organization_id AND s.priority = (p.t).priority) END AS calendar_id,
+               CASE WHEN (p.t).status = 'NEW' THEN (p.t).triage_due_at
+                    WHEN p.first THEN (p.t).first_response_due_at ELSE (p.t).resolution_due_at END AS due_at,
+               CASE WHEN (p.t).status <> 'NEW' AND NOT p.first THEN (p.t).paused_at END AS paused_at
+          FROM page p WHERE p.timed
+    ), calendars AS (
+        SELECT k.calendar_id,
+               atum.business_ranges(min(k.organization_id), k.calendar_id, least(now(), min(k.due_at), min(k.paused_at)),
+                                    greatest(now() + interval '1 second', max(k.due_at))) AS ranges
+          FROM clock k WHERE k.due_at IS NOT NULL GROUP BY k.calendar_id
+    )
+    SELECT coalesce(array_agg(
+               CASE WHEN p.timed
+                    THEN atum.ticket_json(p.t) || jsonb_build_object('sla_clock',
+                             CASE WHEN cal.ranges IS NOT NULL
+                                  THEN jsonb_build_object('clock', k.name)
+                                       || atum.sla_clock_json(cal.ranges, now(), coalesce(k.paused_at, now()), k.due_at,
+                                                              k.paused_at IS NOT NULL) END)
+                    ELSE atum.ticket_json(p.t) END
+               ORDER BY p.ord), '{}')
+      FROM page p
+      LEFT JOIN clock k ON k.ord = p.ord
+      LEFT JOIN calendars cal ON cal.calendar_id = k.calendar_id AND k.due_at IS NOT NULL
+    );
+END
+$$;
+COMMENT ON FUNCTION atum.ticket_list_clocks(atum.tickets[]) IS 'A page of tickets as the list shows them; for staff each with "sla_clock", the clock that runs now in business minutes (as on the ticket page), calendars read once per page.';
+
 CREATE OR REPLACE FUNCTION api.ticket_list(p_query jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
--- ?status=(one or several, comma-separated)&priority=&assignee_id=(id|me|none)&team_id=(id|none)&tag=&q=&limit=&after=. Newest
--- first, keyset-paginated on (created_at, id). Customers see their own tickets, staff the
--- organization's (RLS). q is a full-text query (web-search syntax: words, "phrases", -not, or)
--- over subject and description; tag is a tag name (any case).
+-- ?status=(one or several, comma-separated)&priority=&assignee_id=(id|me|none)&team_id=(id|none)&tag=&q=
+-- &sort=(newest|oldest|due)&clocks=(true|false)&limit=&after=. Keyset-paginated on the sort key and id: newest and
+-- oldest on created_at, due on the next SLA due time (atum.ticket_due_key; tickets without a running
+-- clock last). Customers see their own tickets, staff the organization's (RLS). q is a full-text
+-- query (web-search syntax: words, "phrases", -not, or) over subject and description; tag is a tag
+-- name (any case). Each order is its own branch with its own index; only the asked one runs.
+-- clocks=true adds each ticket's running SLA clock in business minutes (staff; what the web queue
+-- shows): it reads the calendars, which integrations that need only the due times need not pay for.
 DECLARE
-    v_input    jsonb := atum.input_check(p_query, '{status,priority,assignee_id,team_id,tag,q,limit,after}');
+    v_input    jsonb := atum.input_check(p_query, '{status,priority,assignee_id,team_id,tag,q,sort,clocks,limit,after}');
     -- status: one status or several, comma-separated (ACCEPTED,IN_PROGRESS): any of them matches.
     v_statuses atum.ticket_status[] := (
         SELECT array_agg(atum.input_enum(jsonb_build_object('status', s), 'status',
                                          enum_range(NULL::atum.ticket_status)::text[])::atum.ticket_status)
           FROM unnest(string_to_array(atum.input_text(v_input, 'status'), ',')) AS s);
-    v_priority text := atum.input_enum(v_input, 'priority', enum_range(NULL::atum.ticket_priority)::text[]);
+    v_priority atum.ticket_priority := atum.input_enum(v_input, 'priority', enum_range(NULL::atum.ticket_priority)::text[]);
     v_assignee text := btrim(atum.input_text(v_input, 'assignee_id'));
     v_team     text := btrim(atum.input_text(v_input, 'team_id'));
     v_tag      text := nullif(lower(btrim(atum.input_text(v_input, 'tag'))), '');
     v_q        text := nullif(btrim(atum.input_text(v_input, 'q')), '');
+    v_sort     text := coalesce(atum.input_enum(v_input, 'sort', '{newest,oldest,due}'), 'newest');
+    v_clocks   boolean := atum.input_boolean(v_input, 'clocks', false);
     v_limit    integer := atum.input_limit(v_input);
     v_after    record := atum.cursor_read(v_input);
+    v_org      bigint := (SELECT c.organization_id FROM atum.request_context c);
     v_assignee_id bigint;
     v_team_id  bigint;
     v_tsquery  tsquery;
+    v_rows     atum.tickets[];
     v_items    jsonb[];
+    v_last     atum.tickets;
 BEGIN
     IF v_assignee IS NOT NULL AND lower(v_assignee) NOT IN ('me', 'none') THEN
         v_assignee_id := atum.input_bigint(v_input, 'assignee_id');
@@ -317,30 +417,55 @@ BEGIN
         RAISE EXCEPTION 'q must be at most 500 characters' USING ERRCODE = 'AT422', COLUMN = 'q';
     END IF;
     v_tsquery := websearch_to_tsquery('simple'::regconfig, v_q);
-    SELECT array_agg(atum.ticket_json(t) ORDER BY t.created_at DESC, t.id DESC)
-      INTO v_items
-      FROM (SELECT t.*
-              FROM atum.tickets t
-             WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c)
-               AND (v_statuses IS NULL OR t.status = ANY (v_statuses))
-               AND (v_priority IS NULL OR t.priority = v_priority::atum.ticket_priority)
-               AND (v_assignee IS NULL OR (lower(v_assignee) = 'none' AND t.assignee_id IS NULL)
-                    OR t.assignee_id = v_assignee_id)
-               AND (v_team IS NULL OR (lower(v_team) = 'none' AND t.team_id IS NULL) OR t.team_id = v_team_id)
-               AND (v_tag IS NULL OR EXISTS (SELECT FROM atum.ticket_tags tt JOIN atum.tags g
-                                                    ON g.organization_id = tt.organization_id AND g.id = tt.tag_id
-                                              WHERE tt.organization_id = t.organization_id AND tt.ticket_id = t.id
-                                                AND g.name = v_tag))
-               AND (v_q IS NULL
-                    OR (setweight(to_tsvector('simple'::regconfig, t.subject), 'A')
-                        || setweight(to_tsvector('simple'::regconfig, t.description), 'B')) @@ v_tsquery)
-               AND (v_after.at IS NULL OR (t.created_at, t.id) < (v_after.at, v_after.id))
-             ORDER BY t.created_at DESC, t.id DESC
-             LIMIT v_limit + 1) AS t;
-    RETURN atum.page_json_by_time(v_items, v_limit);
+    IF v_sort = 'newest' THEN
+        SELECT array_agg(t ORDER BY t.created_at DESC, t.id DESC) INTO v_rows
+          FROM (SELECT t.* FROM atum.tickets t
+                 WHERE t.organization_id = v_org
+                   AND atum.ticket_list_match(t, v_statuses, v_priority, v_assignee, v_assignee_id, v_team, v_team_id, v_tsquery)
+                   AND (v_tag IS NULL OR atum.ticket_has_tag(t.organization_id, t.id, v_tag))
+                   AND (v_after.at IS NULL OR (t.created_at, t.id) < (v_after.at, v_after.id))
+                 ORDER BY t.created_at DESC, t.id DESC LIMIT v_limit + 1) AS t;
+    ELSIF v_sort = 'oldest' THEN
+        SELECT array_agg(t ORDER BY t.created_at, t.id) INTO v_rows
+          FROM (SELECT t.* FROM atum.tickets t
+                 WHERE t.organization_id = v_org
+                   AND atum.ticket_list_match(t, v_statuses, v_priority, v_assignee, v_assignee_id, v_team, v_team_id, v_tsquery)
+                   AND (v_tag IS NULL OR atum.ticket_has_tag(t.organization_id, t.id, v_tag))
+                   AND (v_after.at IS NULL OR (t.created_at, t.id) > (v_after.at, v_after.id))
+                 ORDER BY t.created_at, t.id LIMIT v_limit + 1) AS t;
+    ELSE
+        SELECT array_agg(t ORDER BY atum.ticket_due_key(t.status, t.triage_due_at, t.first_response_due_at,
+                                                        t.first_responded_at, t.resolution_due_at, t.paused_at), t.id)
+          INTO v_rows
+          FROM (SELECT t.* FROM atum.tickets t
+                 WHERE t.organization_id = v_org
+                   AND atum.ticket_list_match(t, v_statuses, v_priority, v_assignee, v_assignee_id, v_team, v_team_id, v_tsquery)
+                   AND (v_tag IS NULL OR atum.ticket_has_tag(t.organization_id, t.id, v_tag))
+                   AND (v_after.at IS NULL
+                        OR (atum.ticket_due_key(t.status, t.triage_due_at, t.first_response_due_at, t.first_responded_at,
+                                                t.resolution_due_at, t.paused_at), t.id) > (v_after.at, v_after.id))
+                 ORDER BY atum.ticket_due_key(t.status, t.triage_due_at, t.first_response_due_at, t.first_responded_at,
+                                              t.resolution_due_at, t.paused_at), t.id
+                 LIMIT v_limit + 1) AS t;
+    END IF;
+    IF v_clocks THEN
+        v_items := atum.ticket_list_clocks(v_rows[1:v_limit]);
+    ELSE
+        -- A function scan of unnest keeps the array's order.
+        v_items := ARRAY(SELECT atum.ticket_json(r) FROM unnest(v_rows[1:v_limit]) AS r);
+    END IF;
+    IF cardinality(v_rows) > v_limit THEN
+        v_last := v_rows[v_limit];
+        RETURN jsonb_build_object('items', to_jsonb(v_items), 'next', atum.cursor_make(
+            CASE WHEN v_sort = 'due'
+                 THEN atum.ticket_due_key(v_last.status, v_last.triage_due_at, v_last.first_response_due_at,
+                                          v_last.first_responded_at, v_last.resolution_due_at, v_last.paused_at)
+                 ELSE v_last.created_at END, v_last.id));
+    END IF;
+    RETURN jsonb_build_object('items', to_jsonb(v_items), 'next', NULL);
 END
 $$;
-COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, newest first, filtered by status (one or a comma-separated list), priority, assignee (id, me, none), team (id, none), tag (name) and full-text q; keyset pages {"items", "next"}.';
+COMMENT ON FUNCTION api.ticket_list(jsonb) IS 'Tickets the caller may see, filtered by status (one or a comma-separated list), priority, assignee (id, me, none), team (id, none), tag (name) and full-text q, sorted newest or oldest first or by next SLA due time (sort=due); with clocks=true staff get each ticket''s running SLA clock in business minutes; keyset pages {"items", "next"}.';
 
 CREATE OR REPLACE FUNCTION atum.require_staff(p_ticket_id bigint, p_what text) RETURNS void
     LANGUAGE plpgsql STABLE

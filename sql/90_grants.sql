@@ -76,7 +76,11 @@ GRANT EXECUTE ON FUNCTION
     atum.require_staff(bigint, text), atum.require_ticket(bigint),
     atum.ticket_allowed_moves(atum.tickets), atum.ticket_sla_clocks(atum.tickets), atum.user_name(bigint, bigint),
     atum.minutes_within(tstzmultirange, timestamptz, timestamptz),
-    atum.sla_clock_json(tstzmultirange, timestamptz, timestamptz, timestamptz, boolean)
+    atum.sla_clock_json(tstzmultirange, timestamptz, timestamptz, timestamptz, boolean),
+    -- The queue's orders and clocks; ticket_due_key also runs on every ticket write (its index).
+    atum.ticket_due_key(atum.ticket_status, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+    atum.ticket_list_match(atum.tickets, atum.ticket_status[], atum.ticket_priority, text, bigint, text, bigint, tsquery),
+    atum.ticket_has_tag(bigint, bigint, text), atum.ticket_list_clocks(atum.tickets[])
     TO atum_app;
 
 -- Reporting roles read the reporting views only. The views are security_invoker, so the tables
@@ -141,4 +145,46 @@ GRANT EXECUTE ON FUNCTION
     atum.mail_kind_of(text), atum.mail_template_json(atum.mail_kind), api.mail_template_list(),
     api.mail_template_get(text), api.mail_template_put(text, jsonb), api.mail_template_delete(text),
     api.mail_outbox_list(jsonb)
+    TO atum_app;
+
+-- Knowledge base (sql/72_kb.sql). The visitor context view is read like atum.request_context; its
+-- table and api.kb_visitor_enter's writes stay the owner's.
+GRANT SELECT, INSERT, UPDATE, DELETE ON atum.kb_categories, atum.kb_articles, atum.kb_votes, atum.kb_suggestion_sessions
+    TO atum_app;
+GRANT SELECT ON atum.kb_visitor_context TO atum_app;
+GRANT UPDATE (kb_language) ON atum.organizations TO atum_app;
+GRANT EXECUTE ON FUNCTION
+    api.kb_visitor_enter(text), api.kb_article_list(jsonb), api.kb_article_get(bigint, jsonb),
+    api.kb_article_viewed(bigint), api.kb_article_save(bigint, jsonb, text), api.kb_article_delete(bigint),
+    api.kb_preview(text), api.kb_article_vote(bigint, jsonb), api.kb_search(jsonb), api.kb_suggest(jsonb),
+    api.kb_suggestion_event(bigint, jsonb), api.kb_category_list(jsonb), api.kb_category_save(bigint, jsonb),
+    api.kb_category_delete(bigint), api.kb_settings_get(), api.kb_settings_update(jsonb),
+    atum.kb_org(), atum.kb_html_text(text), atum.kb_vector(text, text, text), atum.kb_tsquery(text, text, boolean),
+    atum.kb_headline(text, text, tsquery, text),
+    atum.kb_language(), atum.kb_category_json(atum.kb_categories), atum.kb_article_summary(atum.kb_articles),
+    atum.kb_article_json(bigint), atum.kb_search_items(text, integer, bigint, boolean)
+    TO atum_app;
+-- Deflection for BI tools (reporting.kb_deflection): sessions, no user columns needed beyond counts.
+GRANT SELECT (organization_id, id, created_at, shown_count, followed_at, submitted_at)
+    ON atum.kb_suggestion_sessions TO atum_reporting;
+
+-- Backups (sql/76_backups.sql): the app reads the operators' summary for /metrics and /readyz; the
+-- runs themselves (atum.backup_runs, atum_private.backup_*) stay the owner's.
+GRANT EXECUTE ON FUNCTION api.backup_status() TO atum_app;
+
+-- Reports and navigation counters (sql/74_reports.sql). The derived tables of atum_summary are
+-- written only by triggers and pg_cron (the owner); their policies (sql/70_reporting.sql) show the
+-- app's managers (facts) and staff (counts) their organization, reporting roles their grants.
+-- The reports read reporting.ticket_times as the app, so app and BI tools share one definition.
+REVOKE ALL ON ALL TABLES IN SCHEMA atum_summary FROM PUBLIC, atum_app, atum_reporting;
+REVOKE ALL ON SCHEMA atum_summary FROM PUBLIC;
+GRANT USAGE ON SCHEMA atum_summary TO atum_app, atum_reporting;
+GRANT SELECT ON atum_summary.ticket_facts, atum_summary.ticket_counts, atum_summary.ticket_deltas
+    TO atum_app, atum_reporting;
+GRANT USAGE ON SCHEMA reporting TO atum_app;
+GRANT SELECT ON reporting.ticket_times TO atum_app;
+GRANT EXECUTE ON FUNCTION
+    api.counters(), api.report_list(), api.report(text, jsonb), atum.report_catalog(),
+    atum.report_rows(text, bigint, date, date, bigint, text), atum.report_percent(bigint, bigint),
+    atum.report_hours(double precision)
     TO atum_app;

@@ -77,6 +77,15 @@ export interface Ticket {
   closed_at: string | null;
   sla: SlaTimes;
   tags?: string[];
+  /** Lists asked with clocks=true (staff): the SLA clock running now, in business minutes. */
+  sla_clock?: ListSlaClock | null;
+}
+
+export interface ListSlaClock {
+  clock: 'triage' | 'first_response' | 'resolution';
+  remaining_business_minutes: number;
+  is_paused: boolean;
+  is_calendar_open: boolean;
 }
 
 export interface Page<T> {

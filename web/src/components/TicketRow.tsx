@@ -1,12 +1,13 @@
 // One ticket in a list (queue, inbox): reference, subject, status, priority, assignee, and the
 // SLA clock that matters now as a badge — amber after its warning time, red after its due time.
-// Lists carry only the SLA times (not the business-time clocks of the ticket page), so the badge
-// says when the clock is due in wall-clock time.
+// A list asked with clocks=true carries that clock in business minutes, and the badge counts it
+// down as the ticket page does; otherwise it says when the clock is due in wall-clock time.
 import { type ReactNode } from 'react';
 import { Link } from 'react-router-dom';
 import type { Ticket } from '../api';
 import { formatDateTime, formatRelative, label } from '../format';
 import SafeText from './SafeText';
+import SlaBadge from './SlaBadge';
 
 export type SlaLevel = 'ok' | 'warn' | 'late' | 'paused';
 
@@ -37,7 +38,19 @@ export function slaNow(t: Ticket, now: number = Date.now()): SlaNow | null {
   return { name, level, dueAt: due };
 }
 
+const CLOCK_NAMES = { triage: 'Triage', first_response: 'First response', resolution: 'Resolution' } as const;
+
 export function SlaChip({ ticket }: { ticket: Ticket }) {
+  const clock = ticket.sla_clock;
+  if (clock) {
+    const s = ticket.sla;
+    const [warnAt, dueAt] = {
+      triage: [s.triage_warn_at, s.triage_due_at],
+      first_response: [s.first_response_warn_at, s.first_response_due_at],
+      resolution: [s.resolution_warn_at, s.resolution_due_at],
+    }[clock.clock];
+    return <SlaBadge name={CLOCK_NAMES[clock.clock]} clock={clock} warnAt={warnAt} dueAt={dueAt} />;
+  }
   const sla = slaNow(ticket);
   if (!sla) return null;
   const when = sla.level === 'paused' ? 'paused' : sla.level === 'late' ? `overdue, was due ${formatRelative(sla.dueAt)}` : `due ${formatRelative(sla.dueAt)}`;

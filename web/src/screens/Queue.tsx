@@ -1,6 +1,8 @@
-// The agent queue: the organization's tickets, newest first (the order the API offers), filtered
-// by status, priority, assignee and full-text search, a page at a time ("Load more"), with saved
-// views and keyboard shortcuts. The filters live in the address, so a view can be bookmarked.
+// The agent queue: the organization's tickets, newest first, oldest first or due soonest (each an
+// order the API pages through with its own index), filtered by status, priority, assignee, team,
+// tag and full-text search, a page at a time ("Load more"), with saved views and keyboard
+// shortcuts. Filters and order live in the address, so a view can be bookmarked. Each row's SLA
+// badge counts down in business time (the list is asked with clocks=true).
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { useNavigate, useSearchParams } from 'react-router-dom';
 import { api, errorText, isAbort, PRIORITIES, query, STATUSES, type Page, type Ticket } from '../api';
@@ -13,8 +15,10 @@ import { useLive } from '../live';
 import { useStaff, useTeams } from '../staff';
 
 const PAGE_SIZE = 50;
-const FIELDS = ['status', 'priority', 'assignee', 'team', 'tag', 'q'] as const;
+const FIELDS = ['status', 'priority', 'assignee', 'team', 'tag', 'q', 'sort'] as const;
 type Filters = Record<(typeof FIELDS)[number], string>;
+/** The orders of the list; '' is the API's default, newest first. */
+const SORTS = [['', 'Newest first'], ['oldest', 'Oldest first'], ['due', 'Due soonest']] as const;
 
 interface SavedView {
   name: string;
@@ -24,7 +28,7 @@ interface SavedView {
 function filtersOf(params: URLSearchParams): Filters {
   return { status: params.get('status') ?? '', priority: params.get('priority') ?? '',
     assignee: params.get('assignee') ?? '', team: params.get('team') ?? '', tag: params.get('tag') ?? '',
-    q: params.get('q') ?? '' };
+    q: params.get('q') ?? '', sort: params.get('sort') ?? '' };
 }
 
 function paramsOf(filters: Filters): Record<string, string> {
@@ -86,7 +90,7 @@ export default function Queue() {
 
   const apiQuery = useCallback((limit: number, after?: string | null) => query({
     status: filters.status, priority: filters.priority, assignee_id: filters.assignee, team_id: filters.team,
-    tag: filters.tag, q: filters.q, limit, after,
+    tag: filters.tag, q: filters.q, sort: filters.sort, clocks: true, limit, after,
   }), [filters]);
 
   // The first page whenever the filters change.
@@ -177,7 +181,8 @@ export default function Queue() {
 
   const names = useMemo(() => new Map(staff.map((u) => [u.id, u.display_name])), [staff]);
   const assigneeName = (t: Ticket) => (t.assignee_id === null ? 'Unassigned' : names.get(t.assignee_id) ?? `User ${t.assignee_id}`);
-  const isFiltered = FIELDS.some((key) => filters[key]);
+  const isFiltered = FIELDS.some((key) => key !== 'sort' && filters[key]);
+  const sortName = SORTS.find(([value]) => value === filters.sort)?.[1] ?? SORTS[0][1];
 
   function saveView(event: FormEvent) {
     event.preventDefault();
@@ -243,9 +248,15 @@ export default function Queue() {
             <label htmlFor="queue-tag">Tag</label>
             <input id="queue-tag" type="text" value={tag} onChange={(e) => setTag(e.target.value)} autoCapitalize="none" />
           </div>
+          <div>
+            <label htmlFor="queue-sort">Order</label>
+            <select id="queue-sort" value={filters.sort} onChange={(e) => setFilters({ ...filters, sort: e.target.value })}>
+              {SORTS.map(([value, name]) => <option key={value} value={value}>{name}</option>)}
+            </select>
+          </div>
           <div className="actions">
             <button type="submit" className="primary">Search</button>
-            {isFiltered && <button type="button" onClick={() => { setSearch(''); setTag(''); setFilters({ status: '', priority: '', assignee: '', team: '', tag: '', q: '' }); }}>Clear</button>}
+            {isFiltered && <button type="button" onClick={() => { setSearch(''); setTag(''); setFilters({ status: '', priority: '', assignee: '', team: '', tag: '', q: '', sort: filters.sort }); }}>Clear</button>}
           </div>
         </form>
 
@@ -282,7 +293,7 @@ export default function Queue() {
         !error && <p className="empty">{isFiltered ? 'No tickets match these filters.' : 'No tickets yet.'}</p>
       ) : (
         <>
-          <ul className="tickets" ref={listRef} aria-label="Tickets, newest first">
+          <ul className="tickets" ref={listRef} aria-label={`Tickets, ${sortName.toLowerCase()}`}>
             {items.map((t, i) => (
               <li key={t.id} className={i === current ? 'current' : undefined} onFocus={() => setCurrent(i)}>
                 <TicketRow ticket={t} href={`/tickets/${t.id}`} assignee={assigneeName(t)} />
