@@ -20,6 +20,8 @@ ADMIN_SCREENS = [
     ("admin-users", "/admin/users"),
     ("admin-mailboxes", "/admin/mailboxes"),
     ("admin-sla", "/admin/sla"),
+    ("admin-mail-template", "/admin/mail/templates/staff_reply"),
+    ("admin-mail-outbox", "/admin/mail/outbox"),
 ]
 
 
@@ -100,6 +102,39 @@ def test_a_team_in_use_cannot_be_deleted_and_the_screen_says_why(site: Site) -> 
     card.get_by_role("button", name="Delete Routed to").click()
     expect(card.get_by_role("alert")).to_be_visible()
     expect(admin.get_by_role("heading", name="Routed to")).to_be_visible()
+
+
+def test_an_admin_edits_a_notification_template_and_reads_the_outbox(site: Site) -> None:
+    admin = site.page("admin")
+    admin.goto("/admin/mail")
+    templates = admin.get_by_role("table", name="Notification templates")
+    expect(templates).to_contain_text("Staff reply")
+    templates.get_by_role("link", name="Resolved").click()  # the test world customised this one
+    subject = admin.get_by_label("Subject")
+    expect(subject).to_have_value(re.compile("Done:"))
+
+    # A broken template is refused next to its field; a good one is saved and used from then on.
+    subject.fill("[{{ ticket.reference }] Done")
+    admin.get_by_role("button", name="Save templates").click()
+    expect(admin.get_by_role("alert")).to_contain_text("Subject")
+    subject.fill("[{{ ticket.reference }}] All done: {{ ticket.subject }}")
+    admin.get_by_role("button", name="Save templates").click()
+    expect(admin.get_by_role("status")).to_contain_text("Saved")
+    saved = site.api("GET", "/api/v1/admin/mail-templates/resolved", "admin")
+    assert saved["subject"] == "[{{ ticket.reference }}] All done: {{ ticket.subject }}"
+    admin.get_by_role("button", name="Use the defaults").click()
+    admin.get_by_role("button", name="Really use the defaults?").click()
+    expect(admin.get_by_role("status")).to_contain_text("built-in")
+    assert site.api("GET", "/api/v1/admin/mail-templates/resolved", "admin")["is_overridden"] is False
+    site.screenshot(admin, "05-mail-template")
+
+    # The outbox: the world's queued reply notification, to the customer.
+    admin.get_by_role("navigation", name="Notification mail").get_by_role("link", name="Outbox").click()
+    outbox = admin.get_by_role("table", name="Mail outbox")
+    expect(outbox).to_contain_text("customer@alpha.example")
+    admin.get_by_label("Show").select_option("failed")
+    expect(admin.get_by_text("No notification failed.")).to_be_visible()
+    site.screenshot(admin, "06-mail-outbox")
 
 
 @pytest.mark.parametrize(("screen", "path"), ADMIN_SCREENS, ids=[s[0] for s in ADMIN_SCREENS])

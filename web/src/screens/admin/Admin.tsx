@@ -5,6 +5,7 @@ import '../../admin.css';
 import Calendars from './Calendars';
 import Categories from './Categories';
 import Jobs from './Jobs';
+import Mail from './Mail';
 import Mailboxes from './Mailboxes';
 import Sla from './Sla';
 import Teams from './Teams';
@@ -18,6 +19,7 @@ export const SECTIONS: { path: string; title: string; about: string }[] = [
   { path: 'sla', title: 'SLA policies', about: 'Response and resolution targets per priority, triage target, auto-close.' },
   { path: 'calendars', title: 'Business calendars', about: 'Time zone, weekly hours, holidays — or 24×7.' },
   { path: 'mailboxes', title: 'Mailboxes', about: 'Where e-mail becomes tickets, and whether fetching works.' },
+  { path: 'mail', title: 'Notification mail', about: 'The mails ATUM sends: their templates, and the outbox with failures.' },
   { path: 'tokens', title: 'API tokens', about: 'Keys for integrations; shown once when created.' },
   { path: 'jobs', title: 'Background jobs', about: 'Failed and given-up jobs, with their errors; retry them.' },
 ];
@@ -56,6 +58,7 @@ export default function Admin() {
           <Route path="sla" element={<Sla />} />
           <Route path="calendars" element={<Calendars />} />
           <Route path="mailboxes" element={<Mailboxes />} />
+          <Route path="mail/*" element={<Mail />} />
           <Route path="tokens" element={<Tokens />} />
           <Route path="jobs" element={<Jobs />} />
           <Route path="*" element={<p className="empty">There is no such admin page. <NavLink to="/admin">Back to the overview</NavLink></p>} />

@@ -137,3 +137,43 @@ export interface Job {
 }
 
 export const ROLES: Role[] = ['customer', 'agent', 'manager', 'admin'];
+
+export type MailKind = 'ticket_received' | 'staff_reply' | 'assigned' | 'sla_warning' | 'sla_breach' | 'resolved'
+  | 'password_reset' | 'invitation';
+
+export interface MailTemplateParts {
+  subject: string | null;
+  body_text: string | null;
+  body_html: string | null;
+}
+
+export interface MailTemplate extends MailTemplateParts {
+  kind: MailKind;
+  is_overridden: boolean;
+  render_error: string | null;
+  render_error_at: string | null;
+  updated_by: number | null;
+  updated_at: string | null;
+  /** The built-in templates (reading one kind only). */
+  defaults?: { subject: string; body_text: string; body_html: string };
+}
+
+export type MailOutboxState = 'queued' | 'sending' | 'sent' | 'failed';
+
+export interface MailOutboxItem {
+  id: number;
+  kind: MailKind;
+  state: MailOutboxState;
+  recipient_id: number;
+  to_address: string;
+  ticket_id: number | null;
+  comment_id: number | null;
+  subject: string | null;
+  message_id: string | null;
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  sending_at: string | null;
+  sent_at: string | null;
+  failed_at: string | null;
+}
