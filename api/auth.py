@@ -16,7 +16,6 @@ from aiohttp import web
 from api.context import CLIENT_IP, IS_HTTPS, SESSION_COOKIE, TOKEN
 from api.db import call, q
 from api.errors import Problem
-from api.live import HUB
 from api.web_io import header_text, json_body, json_text, only_fields, path_id, text_field
 from atumdesk.passwords import hash_password, needs_rehash, password_problem, verify_password
 
@@ -74,12 +73,9 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """POST /api/v1/auth/logout: ends the session on the server, closes its live sockets (4401) and clears
-    the cookie."""
+    """POST /api/v1/auth/logout: ends the session on the server and clears the cookie. Its live sockets,
+    in whichever process, close with 4401 when the database announces the end (api/live.py)."""
     response = json_text(await call(request, q("logout")))
-    token = request.get(TOKEN)
-    if token and token.startswith("atum_s_"):  # a session (not an API token) ended: its live sockets close now
-        request.app[HUB].end_session(token)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -14,8 +14,10 @@ cookie or bearer token, checked by ``api.authenticate``); a cookie-authenticated
 from our own origin, because browsers send cookies with cross-site WebSocket handshakes and no
 CORS rule stops them. Each open socket re-checks its session periodically (``api.live_identity``,
 which does not count as activity) and is closed with 4401 once the session has ended or the
-user's organization or role changed; a sign-out through this process closes its session's sockets
-with 4401 at once (``Hub.end_session``).
+user's organization or role changed. That check is the safety net: an ended session (sign-out,
+in whichever process) and a deactivated user or changed role are announced on the channel too
+(``session.ended``, ``user.changed``), and every process closes the sockets concerned with 4401 at
+once.
 
 Clients refetch through the API what an event names; after anything that may have lost events
 (the LISTEN connection dropped and came back, a bulk change) they get ``{"kind": "resync"}``.
@@ -46,6 +48,8 @@ CHANNEL = "atum_live"
 KINDS = frozenset({"ticket.created", "ticket.updated", "comment.created", "sla.event", "resync"})
 CUSTOMER_KINDS = frozenset({"ticket.created", "ticket.updated", "comment.created"})
 STAFF_ROLES = frozenset({"agent", "manager", "admin"})
+#: Announcements for the hub itself, never passed on to clients.
+CONTROL_KINDS = frozenset({"session.ended", "user.changed"})
 SESSION_ENDED = 4401  # a private-use close code (4000-4999), mirroring HTTP 401
 
 
@@ -75,7 +79,10 @@ class Client:
     user_id: int
     role: str
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
-    dropping: asyncio.Task[None] | None = None  # its close, once begun (kept: the loop holds tasks only weakly)
+    #: Why the socket is to be closed (code, reason), once someone asked (Client.end); the
+    #: socket's handler does the closing.
+    ending: tuple[int, str] | None = None
+    end_asked: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def is_staff(self) -> bool:
@@ -91,13 +98,23 @@ class Client:
 
     def offer(self, message: str) -> None:
         """Queue a message; a client that lets its queue fill up is dropped rather than buffered."""
-        if self.dropping is not None:
+        if self.ending is not None:
             return
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
             log.info("dropping a slow live client (user %s, organization %s)", self.user_id, self.organization_id)
-            self.dropping = asyncio.get_running_loop().create_task(self.close(WSCloseCode.TRY_AGAIN_LATER, "too slow"))
+            self.end(WSCloseCode.TRY_AGAIN_LATER, "too slow")
+
+    def end(self, code: int, reason: str) -> None:
+        """Ask for the socket to be closed: whoever asks first (the hub, the session check, a slow
+        send, shutdown) gives the code; later asks change nothing. The socket's own handler closes
+        it, after it has stopped reading: a close from another task while the handler waits in
+        receive() makes aiohttp drop the connection right after the close frame, without the
+        closing handshake."""
+        if self.ending is None:
+            self.ending = (code, reason)
+            self.end_asked.set()
 
     async def close(self, code: int, reason: str, timeout: float = 5.0) -> None:
         """Close the socket; a peer that does not take the close frame in time is cut off."""
@@ -106,10 +123,6 @@ class Client:
         except (TimeoutError, ConnectionError):
             if self.transport is not None:
                 self.transport.abort()
-        except RuntimeError:
-            # Not prepared yet (the handshake is still being written): the handler looks at
-            # Hub.closing once it is, and closes the socket itself.
-            pass
 
 
 def _session_key(token: str) -> str:
@@ -174,17 +187,14 @@ class Hub:
         """Every open socket."""
         return [c for clients in self.by_org.values() for c in clients]
 
-    def end_session(self, token: str) -> None:
-        """Close the sockets of a session that has just ended (sign-out) with 4401 now rather than at
-        their next periodic check. The closes run as tasks: a close waits for the peer's answer,
-        and the peer may be waiting for the sign-out's own response."""
-        key = _session_key(token)
-        if key not in self.by_session:
-            return
-        loop = asyncio.get_running_loop()
-        for client in self.clients():
-            if client.session_key == key and client.dropping is None:
-                client.dropping = loop.create_task(client.close(SESSION_ENDED, "session ended"))
+    def end_sessions(self, organization_id: int, *, session: str | None = None, user_id: int | None = None) -> None:
+        """Close with 4401, now rather than at their next periodic check, the sockets of a session
+        that ended (``session``: the hex SHA-256 of its token) or of a user who was deactivated or
+        changed role. The closes run as tasks: a close waits for the peer's answer, and the peer may
+        be waiting for the response of the request that ended the session."""
+        for client in list(self.by_org.get(organization_id, ())):
+            if client.session_key == session or client.user_id == user_id:
+                client.end(SESSION_ENDED, "session ended")
 
     # -- events ----------------------------------------------------------------------------------
     def dispatch(self, payload: str) -> None:
@@ -192,8 +202,14 @@ class Hub:
         try:
             event = json.loads(payload)
             kind, organization_id = event["kind"], event["organization_id"]
-            if kind not in KINDS or not isinstance(organization_id, int):
+            if kind not in KINDS | CONTROL_KINDS or not isinstance(organization_id, int):
                 raise ValueError(kind)
+            if kind == "session.ended":
+                self.end_sessions(organization_id, session=str(event["session"]))
+                return
+            if kind == "user.changed":
+                self.end_sessions(organization_id, user_id=int(event["user_id"]))
+                return
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed notification on %s: %.200s", CHANNEL, payload)
             return
@@ -257,12 +273,16 @@ class Hub:
             async with asyncio.timeout(10):
                 await conn.execute("SELECT 1")
 
-    async def shutdown(self) -> None:
-        """Close every socket with 1001 (going away); clients reconnect to another process or later."""
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Close every socket with 1001 (going away), and wait (a while) for them to be closed;
+        clients reconnect to another process or later."""
         self.closing = True
-        clients = self.clients()
-        await asyncio.gather(*(c.close(WSCloseCode.GOING_AWAY, "server shutting down") for c in clients),
-                             return_exceptions=True)
+        for client in self.clients():
+            client.end(WSCloseCode.GOING_AWAY, "server shutting down")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.count:
+                    await asyncio.sleep(0.05)
 
 
 HUB = web.AppKey("live_hub", Hub)
@@ -299,23 +319,30 @@ async def live(request: web.Request) -> web.StreamResponse:
                     organization_id=user["organization"]["id"], user_id=user["id"], role=user["role"])
     hub.admit(client)
     try:
-        await ws.prepare(request)
-        if hub.closing:  # shut down while the handshake was on its way
-            await client.close(WSCloseCode.GOING_AWAY, "server shutting down")
-            return ws
-        sender = asyncio.create_task(_send(client, hub.limits))
-        checker = asyncio.create_task(_revalidate(request.app, client))
+        await ws.prepare(request)  # a shutdown meanwhile has asked this client to end: it closes below
+        helpers = [asyncio.create_task(_send(client, hub.limits)),
+                   asyncio.create_task(_revalidate(request.app, client)),
+                   asyncio.create_task(_read(ws))]
+        asked = asyncio.create_task(client.end_asked.wait())
         try:
-            async for message in ws:  # clients have nothing to say; reading keeps pings and close working
-                if message.type == WSMsgType.ERROR:
-                    break
+            await asyncio.wait([helpers[2], asked], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            sender.cancel()
-            checker.cancel()
-            await asyncio.gather(sender, checker, return_exceptions=True)
+            for task in [*helpers, asked]:
+                task.cancel()
+            await asyncio.gather(*helpers, asked, return_exceptions=True)
+        if client.ending is not None and not ws.closed:
+            await client.close(*client.ending)
     finally:
         hub.remove(client)
     return ws
+
+
+async def _read(ws: web.WebSocketResponse) -> None:
+    """Read until the peer closes: clients have nothing to say, but reading answers pings and the
+    peer's close."""
+    async for message in ws:
+        if message.type == WSMsgType.ERROR:
+            return
 
 
 async def _send(client: Client, limits: Limits) -> None:
@@ -326,7 +353,7 @@ async def _send(client: Client, limits: Limits) -> None:
         try:
             await asyncio.wait_for(client.ws.send_str(message), limits.send_timeout)
         except (TimeoutError, ConnectionError):
-            await client.close(WSCloseCode.TRY_AGAIN_LATER, "too slow")
+            client.end(WSCloseCode.TRY_AGAIN_LATER, "too slow")
             return
 
 
@@ -345,7 +372,7 @@ async def _revalidate(app: web.Application, client: Client) -> None:
             continue
         identity = json.loads(text) if text else None
         if identity != {"organization_id": client.organization_id, "user_id": client.user_id, "role": client.role}:
-            await client.close(SESSION_ENDED, "session ended")
+            client.end(SESSION_ENDED, "session ended")
             return
 
 

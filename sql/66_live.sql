@@ -142,6 +142,46 @@ CREATE TRIGGER _600_live AFTER INSERT ON atum.sla_events
     FOR EACH STATEMENT EXECUTE FUNCTION atum_private.tg_sla_events__live();
 COMMENT ON TRIGGER _600_live ON atum.sla_events IS 'Live updates: sla.event (api/live.py).';
 
+-- Ended sessions and changed users: every HTTP process closes the sockets concerned at once
+-- (a sign-out may reach another process than the one holding its tabs, and an admin's
+-- deactivation or role change reaches none of them directly). Row-level: these are single-row
+-- changes, and the payload names a session by the SHA-256 the table keeps, never the token.
+CREATE OR REPLACE FUNCTION atum_private.tg_sessions__live() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_notify('atum_live', jsonb_build_object('kind', 'session.ended', 'organization_id', NEW.organization_id,
+                                                      'session', encode(NEW.token_hash, 'hex'))::text);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION atum_private.tg_sessions__live() IS 'Announces an ended session on atum_live (by the hex SHA-256 of its token): its sockets close with 4401 in every process.';
+
+DROP TRIGGER IF EXISTS _600_live ON atum.sessions;
+CREATE TRIGGER _600_live AFTER UPDATE OF revoked_at ON atum.sessions
+    FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
+    EXECUTE FUNCTION atum_private.tg_sessions__live();
+COMMENT ON TRIGGER _600_live ON atum.sessions IS 'Live updates: session.ended, so every process closes the session''s sockets (api/live.py).';
+
+CREATE OR REPLACE FUNCTION atum_private.tg_users__live() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_notify('atum_live', jsonb_build_object('kind', 'user.changed', 'organization_id', NEW.organization_id,
+                                                      'user_id', NEW.id)::text);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION atum_private.tg_users__live() IS 'Announces on atum_live that a user was deactivated or changed role: their sockets close with 4401 and reconnect as who they now are, if they still may.';
+
+DROP TRIGGER IF EXISTS _600_live ON atum.users;
+CREATE TRIGGER _600_live AFTER UPDATE OF role, is_active ON atum.users
+    FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role OR (OLD.is_active AND NOT NEW.is_active))
+    EXECUTE FUNCTION atum_private.tg_users__live();
+COMMENT ON TRIGGER _600_live ON atum.users IS 'Live updates: user.changed on deactivation or a role change (api/live.py).';
+
 CREATE OR REPLACE FUNCTION api.live_identity(p_token text) RETURNS jsonb
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp

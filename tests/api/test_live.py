@@ -191,6 +191,32 @@ def test_signing_out_closes_the_sessions_sockets_at_once(db: Database) -> None:
     serve(db, scenario, revalidate_seconds=3600.0)
 
 
+def test_sessions_ended_elsewhere_close_their_sockets_at_once(db: Database) -> None:
+    alpha, _ = world(db)
+
+    async def scenario(api: Api, app: web.Application) -> None:
+        # Another server process signs the agent out (here: the database itself, as that process
+        # would), and an admin deactivates the manager: the periodic check is an hour away.
+        agent = await socket(api, alpha.tokens["agent"])
+        manager = await socket(api, alpha.tokens["manager"])
+        bystander = await socket(api, alpha.tokens["admin"])
+        owner_query(db, "UPDATE atum.sessions SET revoked_at = now()"
+                        " WHERE token_hash = atum_private.token_hash(%s)", [alpha.tokens["agent"]])
+        owner_query(db, "UPDATE atum.users SET is_active = false WHERE id = %s", [alpha.users["manager"]])
+        for ws in (agent, manager):
+            async with asyncio.timeout(5.0):
+                message = await ws.receive()
+            assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), message
+            assert ws.close_code == live.SESSION_ENDED
+
+        # Sentinel: everyone else still hears changes.
+        tid = await ticket(api, alpha, "customer", "Still listening")
+        await until(bystander, event("ticket.created", tid))
+        await bystander.close()
+
+    serve(db, scenario, revalidate_seconds=3600.0)
+
+
 def test_a_session_opens_a_limited_number_of_sockets(db: Database) -> None:
     alpha, _ = world(db)
 

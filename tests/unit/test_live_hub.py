@@ -71,8 +71,25 @@ def test_a_client_that_does_not_read_is_dropped_not_buffered() -> None:
         for n in range(5):
             notify(hub, kind="ticket.created", organization_id=1, ticket_id=n, requester_id=20)
         assert slow.queue.qsize() == 2
-        assert slow.dropping is not None
-        await slow.dropping
-        assert slow.ws.closed_with == 1013  # type: ignore[attr-defined]
+        assert slow.ending == (1013, "too slow") and slow.end_asked.is_set()
+
+    asyncio.run(run())
+
+
+def test_ended_sessions_and_changed_users_end_their_sockets_only() -> None:
+    async def run() -> None:
+        hub = Hub()
+        tab, other_tab = client(hub, 1, 10, "agent"), client(hub, 1, 10, "agent")
+        other_tab.session_key = "another session of the same user"
+        demoted, bystander, elsewhere = client(hub, 1, 20, "manager"), client(hub, 1, 30, "agent"), \
+            client(hub, 2, 20, "manager")
+        notify(hub, kind="session.ended", organization_id=1, session="s10")
+        notify(hub, kind="user.changed", organization_id=1, user_id=20)
+        notify(hub, kind="session.ended", organization_id=1)  # malformed: ignored, logged
+        assert tab.ending == (4401, "session ended")
+        assert demoted.ending == (4401, "session ended")
+        assert other_tab.ending is bystander.ending is elsewhere.ending is None
+        notify(hub, kind="ticket.created", organization_id=1, ticket_id=5, requester_id=99)
+        assert received(tab) == [] and [e["kind"] for e in received(bystander)] == ["ticket.created"]
 
     asyncio.run(run())
