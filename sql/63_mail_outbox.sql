@@ -105,6 +105,16 @@ DECLARE
     v_mail     boolean := nullif(current_setting('atum.mail_message_id', true), '') IS NOT NULL;
 BEGIN
     SELECT c.user_id, c.role INTO v_actor_id, v_role FROM atum.request_context c;
+    IF TG_OP = 'UPDATE' THEN
+        -- Most updates (accepting, replying, SLA bookkeeping) notify nobody: one cheap look at the
+        -- transition tables decides, before the actor is looked up or any insert is planned.
+        IF v_actor_id IS NULL OR NOT EXISTS (
+               SELECT FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
+                WHERE (n.assignee_id IS DISTINCT FROM o.assignee_id AND n.assignee_id <> v_actor_id)
+                   OR (n.status = 'RESOLVED' AND o.status <> 'RESOLVED' AND n.requester_id <> v_actor_id)) THEN
+            RETURN NULL;  -- system changes (imports, pg_cron, psql) notify nobody either
+        END IF;
+    END IF;
     IF v_actor_id IS NOT NULL THEN
         v_actor := atum_private.mail_actor();
     END IF;
@@ -125,9 +135,6 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    IF v_actor_id IS NULL THEN
-        RETURN NULL;  -- system changes (imports, pg_cron, psql) notify nobody
-    END IF;
     -- A new assignee hears of it, unless they took the ticket themselves.
     INSERT INTO atum.mail_outbox (organization_id, kind, recipient_id, to_address, ticket_id, context)
     SELECT n.organization_id, 'assigned', u.id, u.email, n.id,
