@@ -34,9 +34,13 @@ stop: install
 	$(ATUM) stop
 
 # The mail tests run a real IMAP server (Dovecot) on loopback; the browser tests drive Debian's
-# Chromium (tests/e2e/browser), which must be there: without it they fail rather than skip.
-test: export ATUM_EXTRA_PACKAGES := dovecot-imapd chromium
+# Chromium (tests/e2e/browser), which must be there: without it they fail rather than skip. The
+# operations tests (tests/ops) run Debian's nginx unprivileged on loopback ports with a certificate
+# made by openssl, and check the systemd units with systemd-analyze (no running systemd needed);
+# ATUM_REQUIRE_OPS_TOOLS makes them fail rather than skip when one of those is missing.
+test: export ATUM_EXTRA_PACKAGES := dovecot-imapd chromium nginx openssl systemd
 test: export ATUM_REQUIRE_BROWSER := 1
+test: export ATUM_REQUIRE_OPS_TOOLS := 1
 test: install lint web
 	$(BIN)/pytest
 

@@ -63,8 +63,22 @@ async def readyz(request: web.Request) -> web.Response:
         log.warning("readiness check failed: %s", exc)
         checks = {"database": f"unreachable: {type(exc).__name__}"}
         ready = False
+    if ready:
+        checks["backups"] = _backup_check(await metrics.backup_status(request))
     return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
                              status=200 if ready else 503)
+
+
+def _backup_check(facts: dict[str, object] | None) -> str:
+    """The backups in one line for operators. Informational: a failed backup verification is an
+    alert (also on /metrics), but it does not take the server out of service."""
+    if facts is None:
+        return "unknown: the backup status could not be read"
+    if facts.get("alert"):
+        return f"ALERT: the backup verification of {facts.get('last_verification_failed_at')} failed (atum.backup_runs)"
+    if not facts.get("last_success_at"):
+        return "no backup yet (the backup job runs daily; `atumdesk backup` runs one now)"
+    return f"ok: last backup at {facts.get('last_success_at')}, verification {facts.get('last_verification')}"
 
 
 async def _pool(app: web.Application) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import psycopg
 
@@ -136,6 +137,37 @@ def cmd_ingest_eml(args: argparse.Namespace) -> int:
     return ingest_files(args.settings, args.org, args.files)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write a verified backup archive of database and attachments."""
+    from atumdesk.backups.create import backup
+
+    result = backup(args.settings, to=args.to, verify=not args.no_verify, progress=not args.quiet, say=_log)
+    print(f"{result.path}\t{result.size_bytes} bytes\tsha256 {result.sha256}\tverification {result.verification}")
+    for pruned in result.pruned:
+        _log(f"retention deleted {pruned}")
+    if result.verification == "failed":
+        print(f"atumdesk: error: ALERT: the backup did not verify: {result.verification_error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup archive into an empty instance."""
+    from atumdesk.backups.restore import restore
+
+    result = restore(args.settings, args.file, force=args.force, progress=not args.quiet, say=_log)
+    print(f"restored {result.database}: {result.tables} tables, {result.rows} rows, "
+          f"{result.attachments} attachment files, {result.migrations_applied} later migration(s) applied")
+    return 0
+
+
+def cmd_deploy_check(args: argparse.Namespace) -> int:
+    """Check a production set-up (TLS, nginx, permissions, settings, pg_cron, migrations)."""
+    from atumdesk import deploy_check
+
+    return deploy_check.main(args.settings, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     p = _Parser(prog="atumdesk", description="ATUM DESK service desk: administration and servers.")
@@ -189,6 +221,27 @@ def build_parser() -> argparse.ArgumentParser:
     ins.set_defaults(func=cmd_instance)
 
     sub.add_parser("cron", help="pg_cron jobs with their last runs").set_defaults(func=cmd_cron)
+
+    bk = sub.add_parser("backup", help="a verified backup of database and attachments in one archive file")
+    bk.add_argument("--to", type=Path, metavar="DIR",
+                    help="directory for the archive (default: ATUM_BACKUP_DIR, where retention applies)")
+    bk.add_argument("--no-verify", action="store_true", help="skip the restore into a scratch database")
+    bk.add_argument("--quiet", action="store_true", help="no progress bars")
+    bk.set_defaults(func=cmd_backup)
+
+    rs = sub.add_parser("restore", help="restore a backup archive into an empty instance")
+    rs.add_argument("file", type=Path, metavar="FILE")
+    rs.add_argument("--force", action="store_true",
+                    help="drop the database first if it is not empty (everything in it is lost)")
+    rs.add_argument("--quiet", action="store_true", help="no progress bars")
+    rs.set_defaults(func=cmd_restore)
+
+    dc = sub.add_parser("deploy-check", help="check a production set-up and say what is wrong",
+                        description="Checks TLS files, the nginx site, permissions of the data directory, the "
+                                    "settings, pg_cron and migrations; one line per finding; exit 1 on any error.")
+    from atumdesk.deploy_check import add_arguments as deploy_check_arguments
+    deploy_check_arguments(dc)
+    dc.set_defaults(func=cmd_deploy_check)
 
     ie = sub.add_parser(
         "ingest-eml", help="ingest raw RFC 5322 messages (.eml) exactly as IMAP polling does",

@@ -112,6 +112,16 @@ def _file(env: dict[str, str], name: str) -> Path | None:
     return path
 
 
+def _directory(env: dict[str, str], name: str) -> Path | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise SettingsError(f"{name} must be an absolute path such as /var/backups/atumdesk, got {raw!r}")
+    return path
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives, how to reach PostgreSQL, and how to serve HTTP."""
@@ -147,6 +157,17 @@ class Settings:
     mail_max_bytes: int = 40 * 1024 * 1024
     # Where people reach the web app (links in notifications); None: http://ATUM_HOST:ATUM_PORT.
     public_url: str | None = None
+    # Backups (atumdesk/backups): where archives go (None: <data dir>/backups) and how many the
+    # retention keeps after each successful backup: the newest of each of the last N days that have
+    # one, and of each of the last M ISO weeks.
+    backup_dir_setting: Path | None = None
+    backup_keep_daily: int = 7
+    backup_keep_weekly: int = 4
+
+    @property
+    def backup_dir(self) -> Path:
+        """Where `atumdesk backup` and the daily backup job write archives (ATUM_BACKUP_DIR)."""
+        return self.backup_dir_setting or self.data_dir / "backups"
 
     @property
     def base_url(self) -> str:
@@ -218,4 +239,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         mail_ca_file=_file(env, "ATUM_MAIL_CA_FILE"),
         mail_max_bytes=_int(env, "ATUM_MAIL_MAX_BYTES", 40 * 1024 * 1024, 1024, 1024**3),
         public_url=_public_url(env, "ATUM_PUBLIC_URL"),
+        backup_dir_setting=_directory(env, "ATUM_BACKUP_DIR"),
+        backup_keep_daily=_int(env, "ATUM_BACKUP_KEEP_DAILY", 7, 1, 3660),
+        backup_keep_weekly=_int(env, "ATUM_BACKUP_KEEP_WEEKLY", 4, 0, 520),
     )

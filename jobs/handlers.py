@@ -11,4 +11,5 @@ from __future__ import annotations
 MODULES: tuple[str, ...] = (
     "jobs.mail_out",  # notifications: mail.send, sla.notify, mail.password_reset, mail.invitation
     "jobs.mail_poll",  # incoming mail: mail.poll (IMAP, queued by pg_cron per mailbox)
+    "jobs.backup",  # backup.run (queued by pg_cron daily): archive, verification, retention
 )
