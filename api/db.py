@@ -45,6 +45,9 @@ _OK = pq.ExecStatus.COMMAND_OK
 #: Per pooled connection: the server-side prepared statement of each (query, parameter types).
 _PREPARED: WeakKeyDictionary[AsyncConnection[Any], dict[tuple[str, tuple[int, ...]], bytes]] = WeakKeyDictionary()
 _NAMES = itertools.count()
+#: How long the pool keeps retrying one lost connection (with growing pauses) before it gives up
+#: and leaves the next attempt to the next request (see make_pool).
+RECONNECT_SECONDS = 5.0
 
 
 def q(name: str) -> LiteralString:
@@ -66,10 +69,16 @@ def make_pool(settings: Settings) -> AsyncConnectionPool:
     # on a connection where psycopg had prepared something (a query run five times through
     # conn.execute: readiness, uploads) sends DEALLOCATE ALL, which also drops the statements
     # ``pipelined`` prepared, and every later call on that connection failed with 26000 (a 500).
+    # reconnect_timeout: psycopg_pool retries a lost connection 1, 3, 7, 15, 31 … s after the loss,
+    # with no cap but this limit (5 minutes by default): after an outage of 20 s the pool came back
+    # about 9 s after PostgreSQL did, after one of 2 minutes up to 2 minutes later, answering 503
+    # meanwhile (tests/ops/test_durability.py). Given up after RECONNECT_SECONDS instead, an attempt
+    # frees its place, and the next request that finds the pool empty starts a new one at once.
     return AsyncConnectionPool(settings.database_url, open=False, min_size=2, max_size=settings.db_pool_size,
                                configure=_configure,
                                kwargs={"application_name": "atumdesk-http", "prepare_threshold": None},
-                               name="atumdesk-http", timeout=settings.db_wait_seconds)
+                               name="atumdesk-http", timeout=settings.db_wait_seconds,
+                               reconnect_timeout=RECONNECT_SECONDS)
 
 
 async def unreachable_reason(settings: Settings) -> str:
