@@ -27,7 +27,9 @@ and its job running; crash recovery runs the job again and the message goes out 
 window that can duplicate: the server accepted the message (step 2 done) and the worker died
 before step 3 committed. The job runs again and sends the message a second time — with the same
 Message-ID, so mail clients and most servers show it once. No protocol closes that window without
-the server's help (RFC 5321 §4.1.1.4 has the same gap for a lost final reply).
+the server's help (RFC 5321 §4.1.1.4 has the same gap for a lost final reply). A worker that is
+alive but lost its database connection at that moment (PostgreSQL restarted) does not leave it
+open: it records step 3 on a new connection, retrying for a minute, before it gives up.
 
 Temporary failures (no relay configured, connection, TLS or authentication trouble, a 4xx) raise:
 the job is retried with backoff and the row keeps the reason in last_error for admins. A 5xx for the
@@ -40,6 +42,8 @@ from __future__ import annotations
 
 import copy
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -173,8 +177,38 @@ def _skip_reason(row: dict[str, Any]) -> str | None:
     return None
 
 
-def deliver(conn: Conn, settings: Settings, organization_id: int, outbox_id: int, log: Any) -> str:
-    """Send one notification (see the module docstring); returns what became of it."""
+#: How long a worker that lost its connection after the server's 250 keeps trying to record the
+#: notification as sent (a PostgreSQL restart takes seconds), before it lets the job run again.
+RECORD_SENT_SECONDS = 60.0
+
+
+def _record_sent(conn: Conn, ids: dict[str, int], reconnect: Callable[[], Conn] | None) -> None:
+    """Step 3: state sent. The server has the message now, so a lost connection is not a reason to
+    send it again: the same update is made on a new connection, until RECORD_SENT_SECONDS."""
+    try:
+        conn.execute(q("finish"), {**ids, "error": None})
+        conn.commit()
+        return
+    except psycopg.OperationalError:
+        if reconnect is None:
+            raise
+    deadline = time.monotonic() + RECORD_SENT_SECONDS
+    while True:
+        try:
+            with reconnect() as fresh:
+                fresh.execute(q("finish"), {**ids, "error": None})
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def deliver(conn: Conn, settings: Settings, organization_id: int, outbox_id: int, log: Any,
+            reconnect: Callable[[], Conn] | None = None) -> str:
+    """Send one notification (see the module docstring); returns what became of it. ``reconnect``
+    opens a new connection (committed when its block ends) to record the outcome on if ``conn`` is
+    lost after the server accepted the message."""
     ids = {"organization_id": organization_id, "id": outbox_id}
     if not _one(conn, "lock", ids):
         raise Busy(f"notification {outbox_id} is being sent by another worker")
@@ -222,8 +256,7 @@ def deliver(conn: Conn, settings: Settings, organization_id: int, outbox_id: int
         conn.commit()
         raise
     crash_point("mail.after_send")
-    conn.execute(q("finish"), {**ids, "error": None})
-    conn.commit()
+    _record_sent(conn, ids, reconnect)
     crash_point("mail.after_commit")
     log.info("notification %s (%s) sent to %s as %s", outbox_id, row["kind"], sending["to_address"],
              sending["message_id"])
@@ -237,7 +270,7 @@ def send_notification(ctx: JobContext, job: Job) -> None:
     outbox_id = _int(job, "outbox_id")
     assert outbox_id is not None
     with ctx.connect() as conn:
-        deliver(conn, ctx.settings, organization_id, outbox_id, ctx.log)
+        deliver(conn, ctx.settings, organization_id, outbox_id, ctx.log, reconnect=ctx.connect)
 
 
 # ---------------------------------------------------------------------------------------------

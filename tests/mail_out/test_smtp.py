@@ -144,6 +144,7 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: list[Received] = []
         self.rcpt_replies: list[str] = []
+        self.before_accepting: Callable[[], None] | None = None  # runs before DATA is answered 250
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -156,6 +157,8 @@ class Recorder:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         login = getattr(session.auth_data, "login", None) if session.authenticated else None
+        if self.before_accepting is not None:
+            self.before_accepting()
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
                                       session.ssl is not None, login.decode() if login else None))
         return "250 Message accepted for delivery"
@@ -579,6 +582,32 @@ def test_the_one_window_that_can_duplicate_keeps_the_message_id(
     [row] = outbox(owner)
     assert row["state"] == "sent" and row["attempts"] == 2
     assert [m.message["Message-ID"] for m in sink.messages] == [row["message_id"]] * 2
+
+
+@pytest.mark.slow
+def test_a_worker_cut_off_from_the_database_after_the_server_accepted_sends_once(
+        db: Database, owner: psycopg.Connection, org: Org, certs: Certs, smtp_server: Callable[[str], Sink]) -> None:
+    """PostgreSQL drops the worker's sessions while the SMTP server is accepting the message: the
+    worker records it as sent on a new connection, so nothing runs the job into a second copy."""
+    sink = smtp_server("none")
+    customer_ticket(db, org)
+
+    def cut_off() -> None:
+        with db.connect("atum_owner", autocommit=True) as conn:
+            cut = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                               " WHERE datname = current_database() AND application_name = 'atumdesk-worker'")
+            assert cut.fetchone()[0] >= 1
+
+    sink.recorder.before_accepting = cut_off
+    env = smtp_env(sink, certs)
+    run_worker_process(db, env)  # its own connections were cut: it may give up (--once) or finish
+    sink.recorder.before_accepting = None
+    wait_until_workers_gone(owner)
+    assert run_worker_process(db, env).returncode == 0
+    [row] = outbox(owner)
+    assert row["state"] == "sent" and row["attempts"] == 1
+    assert [m.message["Message-ID"] for m in sink.messages] == [row["message_id"]]
+    assert {j["state"] for j in jobs_of(owner)} == {"succeeded"}
 
 
 # ---------------------------------------------------------------------------------------------
