@@ -25,6 +25,10 @@ $$;
 -- flag lives in this database's catalog and is re-applied by every `atumdesk migrate`.
 ALTER FUNCTION pg_catalog.enum_eq(anyenum, anyenum) LEAKPROOF;
 ALTER FUNCTION pg_catalog.enum_ne(anyenum, anyenum) LEAKPROOF;
+-- The same for the full-text match (tsvector @@ tsquery): it compares lexemes and raises nothing
+-- that depends on the row, and without the flag knowledge base search under RLS cannot use its GIN
+-- index (sql/72_kb.sql).
+ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF;
 
 -- btree_gist: exclusion constraints that mix equality (calendar, weekday) with range overlap
 -- (working hours must not overlap).

@@ -1,12 +1,38 @@
 // The customer portal: open a ticket. Errors from the server name the field they are about.
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+// While the subject is typed, knowledge base articles that may answer it are suggested; whether
+// one was opened and whether the ticket was submitted after all is counted (deflection). What was
+// typed survives a visit to a suggested article (sessionStorage, this tab only).
+import { useEffect, useId, useRef, useState, type FormEvent, type MouseEvent } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { api, ApiError, errorText, type Ticket } from '../api';
+import { api, ApiError, errorText, isAbort, type Ticket } from '../api';
+import Highlight from './kb/Highlight';
+import { SUGGESTION_KEY, type SearchHit, type Suggestions } from './kb/kb';
 import '../components/ticket.css';
+import './kb/kb.css';
+
+const SUGGEST_DEBOUNCE_MS = 350;
+
+interface Saved {
+  subject: string;
+  description: string;
+  session: number | null;
+}
+
+function restore(): Saved {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SUGGESTION_KEY) ?? 'null') as Partial<Saved> | null;
+    return { subject: saved?.subject ?? '', description: saved?.description ?? '', session: saved?.session ?? null };
+  } catch {
+    return { subject: '', description: '', session: null };
+  }
+}
 
 export default function PortalNew() {
-  const [subject, setSubject] = useState('');
-  const [description, setDescription] = useState('');
+  const [initial] = useState(restore);
+  const [subject, setSubject] = useState(initial.subject);
+  const [description, setDescription] = useState(initial.description);
+  const [session, setSession] = useState<number | null>(initial.session);
+  const [suggestions, setSuggestions] = useState<SearchHit[]>([]);
   const [error, setError] = useState('');
   const [field, setField] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -18,6 +44,43 @@ export default function PortalNew() {
   useEffect(() => {
     document.title = 'Open a ticket · ATUM DESK';
   }, []);
+
+  useEffect(() => {
+    sessionStorage.setItem(SUGGESTION_KEY, JSON.stringify({ subject, description, session }));
+  }, [subject, description, session]);
+
+  // Suggestions for the subject, once typing pauses; the session id comes back with later asks.
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+  useEffect(() => {
+    if (subject.trim().length < 3) {
+      setSuggestions([]);
+      return undefined;
+    }
+    const control = new AbortController();
+    const timer = window.setTimeout(() => {
+      api<Suggestions>('POST', '/api/v1/kb/suggestions', { subject: subject.slice(0, 200), session_id: sessionRef.current },
+                       { signal: control.signal })
+        .then((answer) => {
+          setSuggestions(answer.items);
+          if (answer.session_id !== null) setSession(answer.session_id);
+        })
+        .catch((e) => { if (!isAbort(e)) setSuggestions([]); });  // suggestions are a help, never in the way
+    }, SUGGEST_DEBOUNCE_MS);
+    return () => { window.clearTimeout(timer); control.abort(); };
+  }, [subject]);
+
+  async function follow(e: MouseEvent<HTMLAnchorElement>, article: number) {
+    e.preventDefault();
+    if (session !== null) {
+      try {
+        await api('POST', `/api/v1/kb/suggestions/${session}/events`, { kind: 'followed', article_id: article });
+      } catch {
+        /* counting must not keep anyone from the article */
+      }
+    }
+    navigate(`/kb/${article}`);
+  }
 
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
@@ -32,6 +95,11 @@ export default function PortalNew() {
     try {
       const made = await api<Ticket>('POST', '/api/v1/tickets', { subject: subject.trim(), description },
                                      { headers: { 'Idempotency-Key': key.current } });
+      if (session !== null) {
+        await api('POST', `/api/v1/kb/suggestions/${session}/events`, { kind: 'submitted', ticket_id: made.id })
+          .catch(() => undefined);
+      }
+      sessionStorage.removeItem(SUGGESTION_KEY);
       navigate(`/portal/tickets/${made.id}`, { replace: true });
     } catch (e2) {
       setError(errorText(e2));
@@ -49,6 +117,20 @@ export default function PortalNew() {
         <input id={`${ids}-subject`} value={subject} maxLength={300} required autoFocus
                onChange={(e) => setSubject(e.target.value)} aria-invalid={field === 'subject' ? true : undefined}
                aria-describedby={field === 'subject' ? `${ids}-error` : undefined} />
+        <div aria-live="polite">
+          {suggestions.length > 0 && (
+            <section className="kb kb-suggestions" aria-labelledby={`${ids}-suggestions`}>
+              <h2 id={`${ids}-suggestions`}>These articles may answer your question</h2>
+              <ul>
+                {suggestions.map((a) => (
+                  <li key={a.id}>
+                    <a href={`/kb/${a.id}`} onClick={(e) => void follow(e, a.id)}><Highlight text={a.title_highlight} /></a>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
+        </div>
         <label htmlFor={`${ids}-description`}>What happened?</label>
         <textarea id={`${ids}-description`} value={description} rows={8}
                   onChange={(e) => setDescription(e.target.value)}
