@@ -35,6 +35,7 @@ from typing import Any, LiteralString, TextIO
 import psycopg
 from tqdm import tqdm
 
+from atumdesk import demo_kb
 from atumdesk.db import connect, refusal
 from atumdesk.errors import AtumError
 from atumdesk.passwords import hash_password
@@ -280,6 +281,7 @@ def load(
             raise _db_error(exc) from None
         _Loader(settings, plans, progress, summary, started, on_batch).run()
         try:
+            _knowledge_base(conn)
             conn.execute(query("demo_analyze"))
             counts = conn.execute(query("demo_counts"), {"slugs": [p.slug for p in plans]}).fetchone()
             conn.commit()
@@ -290,6 +292,23 @@ def load(
     summary.seconds = time.monotonic() - started
     _print_summary(summary, plans, out)
     return summary
+
+
+def _knowledge_base(conn: Conn) -> None:
+    """The showcase organization's knowledge base (atumdesk/demo_kb.py)."""
+    from api.kb_markdown import render  # the API's renderer: demo articles look as staff's would
+
+    categories: dict[str, int] = {}
+    for position, (name, description) in enumerate(demo_kb.CATEGORIES):
+        row = conn.execute(query("demo_kb_category"), {"slug": DEMO_SLUG, "name": name, "description": description,
+                                                       "position": position}).fetchone()
+        assert row is not None
+        categories[name] = row["id"]
+    for article in demo_kb.ARTICLES:
+        conn.execute(query("demo_kb_article"), {
+            "slug": DEMO_SLUG, "category_id": categories[article.category], "title": article.title,
+            "body": article.body, "body_html": render(article.body),
+            "state": "published" if article.published else "draft", "public": article.public})
 
 
 class _Loader:

@@ -511,3 +511,18 @@ ANALYZE atum.organizations, atum.users, atum.teams, atum.team_members, atum.cate
 SELECT count(*) AS users
   FROM atum.users u
  WHERE u.organization_id IN (SELECT o.id FROM atum.organizations o WHERE o.slug = ANY (%(slugs)s::text[]))
+
+-- demo_kb_category --
+-- The showcase organization's knowledge base (atumdesk/demo_kb.py): a category.
+INSERT INTO atum.kb_categories (organization_id, name, description, position)
+SELECT o.id, %(name)s, %(description)s, %(position)s FROM atum.organizations o WHERE o.slug = %(slug)s
+RETURNING id
+
+-- demo_kb_article --
+-- An article, written by the organization's first manager; its HTML rendered like the API renders it.
+INSERT INTO atum.kb_articles (organization_id, category_id, title, body, body_html, state, is_public, published_at,
+                              author_id)
+SELECT o.id, %(category_id)s, %(title)s, %(body)s, %(body_html)s, %(state)s::atum.kb_article_state, %(public)s,
+       CASE WHEN %(state)s = 'published' THEN now() END,
+       (SELECT u.id FROM atum.users u WHERE u.organization_id = o.id AND u.role = 'manager' ORDER BY u.id LIMIT 1)
+  FROM atum.organizations o WHERE o.slug = %(slug)s

@@ -109,6 +109,9 @@ def test_make_run_serves_demo_data_and_stops_on_ctrl_c_then_reuses_it(data_dir: 
         assert conn.execute("SELECT count(*) FROM atum.organizations WHERE slug = 'demo'").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM atum.tickets").fetchone()[0] >= 60
     assert "demo-password" in "".join(first.output)
+    # The demo's knowledge base answers a portal visitor's search.
+    status, _, body = get(f"{base}/api/v1/kb/search?organization=demo&q=paper+jam")
+    assert status == 200 and json.loads(body)["items"][0]["title"] == "Clear a paper jam", body
     if os.geteuid() == 0:
         assert (data_dir / "pg" / "data").resolve().stat().st_uid != 0, "PostgreSQL's files must not be root's"
 
