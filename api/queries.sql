@@ -3,6 +3,9 @@
 -- health --
 SELECT api.health()
 
+-- backup_status --
+SELECT api.backup_status()
+
 -- authenticate --
 SELECT api.authenticate(%s)
 
@@ -209,3 +212,57 @@ SELECT api.mail_outbox_list(%s)
 
 -- live_identity --
 SELECT api.live_identity(%s)
+
+-- kb_visitor_enter --
+SELECT api.kb_visitor_enter(%s)
+
+-- kb_article_list --
+SELECT api.kb_article_list(%s)
+
+-- kb_article_get --
+SELECT api.kb_article_get(%s, %s)
+
+-- kb_article_save --
+SELECT api.kb_article_save(%s, %s, %s)
+
+-- kb_article_delete --
+SELECT api.kb_article_delete(%s)
+
+-- kb_article_vote --
+SELECT api.kb_article_vote(%s, %s)
+
+-- kb_preview --
+SELECT api.kb_preview(%s)
+
+-- kb_search --
+SELECT api.kb_search(%s)
+
+-- kb_category_list --
+SELECT api.kb_category_list(%s)
+
+-- kb_category_save --
+SELECT api.kb_category_save(%s, %s)
+
+-- kb_category_delete --
+SELECT api.kb_category_delete(%s)
+
+-- kb_suggest --
+SELECT api.kb_suggest(%s)
+
+-- kb_suggestion_event --
+SELECT api.kb_suggestion_event(%s, %s)
+
+-- kb_settings_get --
+SELECT api.kb_settings_get()
+
+-- kb_settings_update --
+SELECT api.kb_settings_update(%s)
+
+-- counters --
+SELECT api.counters()
+
+-- report_list --
+SELECT api.report_list()
+
+-- report --
+SELECT api.report(%s, %s)

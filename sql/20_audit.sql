@@ -326,7 +326,11 @@ SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
     ('atum.mailboxes',          '{"org": "organization_id", "key": ["id"], "redact": ["imap_password_encrypted"], "ignore": ["updated_at"]}'),
     ('atum.mail_messages',      '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.mail_outbox',        '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "redact": ["secret"], "ignore": ["updated_at"]}'),
-    ('atum.mail_templates',     '{"org": "organization_id", "key": ["id"], "ignore": ["updated_at"]}')
+    ('atum.mail_templates',     '{"org": "organization_id", "key": ["id"], "ignore": ["updated_at"]}'),
+    ('atum.kb_categories',      '{"org": "organization_id", "key": ["id"], "ignore": ["updated_at"]}'),
+    ('atum.kb_articles',        '{"org": "organization_id", "key": ["id"], "ignore": ["updated_at", "view_count", "search_vector", "title_vector", "body_text"]}'),
+    ('atum.kb_votes',           '{"org": "organization_id", "key": ["article_id", "user_id"], "ignore": ["updated_at"]}'),
+    ('atum.kb_suggestion_sessions', '{"org": "organization_id", "key": ["id"], "ignore": ["shown_count"]}')
   ) AS t (tbl, spec);
 
 -- Append-only: nobody changes or removes audit rows, except the owner's maintenance path

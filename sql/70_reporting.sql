@@ -138,3 +138,144 @@ COMMENT ON FUNCTION api.revoke_reporting(name, bigint) IS 'Withdraws a role''s a
 
 -- The audit trail covers reporting grants too.
 SELECT atum_private.audit_attach('atum.reporting_grants', '{"org": "organization_id", "key": ["role_name"]}');
+
+-- ---------------------------------------------------------------------------------------------
+-- Report figures (issue 7): the numbers of the app's reports, for BI tools. They read the derived
+-- tables of atum_summary (migrations/0018.reports.sql, maintained by sql/74_reports.sql), whose
+-- policies show a reporting role its granted organizations and the app a manager's own.
+-- api.report reads reporting.ticket_times too, so both give the same numbers.
+-- ---------------------------------------------------------------------------------------------
+DROP POLICY IF EXISTS ticket_facts_reporting ON atum_summary.ticket_facts;
+CREATE POLICY ticket_facts_reporting ON atum_summary.ticket_facts FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+COMMENT ON POLICY ticket_facts_reporting ON atum_summary.ticket_facts IS 'Reporting roles read the facts of the organizations granted to them.';
+DROP POLICY IF EXISTS ticket_facts_manager_read ON atum_summary.ticket_facts;
+CREATE POLICY ticket_facts_manager_read ON atum_summary.ticket_facts FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
+           AND (SELECT c.role FROM atum.request_context c) >= 'manager');
+COMMENT ON POLICY ticket_facts_manager_read ON atum_summary.ticket_facts IS 'Managers and admins read their organization''s report facts.';
+DROP POLICY IF EXISTS ticket_days_reporting ON atum_summary.ticket_days;
+CREATE POLICY ticket_days_reporting ON atum_summary.ticket_days FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+COMMENT ON POLICY ticket_days_reporting ON atum_summary.ticket_days IS 'Reporting roles read the daily counts of their granted organizations.';
+DROP POLICY IF EXISTS ticket_days_manager_read ON atum_summary.ticket_days;
+CREATE POLICY ticket_days_manager_read ON atum_summary.ticket_days FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
+           AND (SELECT c.role FROM atum.request_context c) >= 'manager');
+COMMENT ON POLICY ticket_days_manager_read ON atum_summary.ticket_days IS 'Managers and admins read their organization''s daily counts.';
+DROP POLICY IF EXISTS ticket_counts_reporting ON atum_summary.ticket_counts;
+CREATE POLICY ticket_counts_reporting ON atum_summary.ticket_counts FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+COMMENT ON POLICY ticket_counts_reporting ON atum_summary.ticket_counts IS 'Reporting roles read the counts of their granted organizations.';
+DROP POLICY IF EXISTS ticket_counts_staff_read ON atum_summary.ticket_counts;
+CREATE POLICY ticket_counts_staff_read ON atum_summary.ticket_counts FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.is_staff FROM atum.request_context c));
+COMMENT ON POLICY ticket_counts_staff_read ON atum_summary.ticket_counts IS 'Staff read their organization''s counters.';
+DROP POLICY IF EXISTS ticket_deltas_reporting ON atum_summary.ticket_deltas;
+CREATE POLICY ticket_deltas_reporting ON atum_summary.ticket_deltas FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+COMMENT ON POLICY ticket_deltas_reporting ON atum_summary.ticket_deltas IS 'Reporting roles read the pending deltas of their granted organizations (exact counts).';
+DROP POLICY IF EXISTS ticket_deltas_staff_read ON atum_summary.ticket_deltas;
+CREATE POLICY ticket_deltas_staff_read ON atum_summary.ticket_deltas FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c) AND (SELECT c.is_staff FROM atum.request_context c));
+COMMENT ON POLICY ticket_deltas_staff_read ON atum_summary.ticket_deltas IS 'Staff read their organization''s pending deltas (exact counters).';
+
+CREATE OR REPLACE VIEW reporting.ticket_times WITH (security_invoker = true) AS
+    SELECT f.organization_id, f.ticket_id, f.status::text AS status, f.priority::text AS priority, f.team_id, f.assignee_id,
+           f.status IN ('NEW', 'ACCEPTED', 'IN_PROGRESS', 'WAITING_CUSTOMER') AS is_open,
+           f.created_on, f.accepted_on, f.resolved_on,
+           f.triage_minutes, f.first_response_minutes, f.resolution_minutes, f.reopens,
+           CASE WHEN f.accepted_at IS NOT NULL THEN
+                CASE WHEN f.accepted_at > f.triage_due_at OR f.triage_breach_recorded THEN 'breached' ELSE 'met' END
+                WHEN f.status = 'NEW' THEN
+                CASE WHEN f.triage_due_at < now() OR f.triage_breach_recorded THEN 'breached' ELSE 'pending' END
+           END AS triage_outcome,
+           CASE WHEN f.accepted_at IS NULL THEN NULL
+                WHEN f.first_response_breach_recorded OR s.first_response_stop > f.first_response_due_at
+                     OR (s.first_response_stop IS NULL AND f.first_response_due_at < now()) THEN 'breached'
+                WHEN s.first_response_stop IS NOT NULL THEN 'met'
+                ELSE 'pending'
+           END AS first_response_outcome,
+           CASE WHEN f.accepted_at IS NULL THEN NULL
+                WHEN f.resolution_breach_recorded OR f.resolved_at > f.resolution_due_at
+                     OR (f.resolved_at IS NULL AND f.resolution_due_at < coalesce(f.paused_at, now())) THEN 'breached'
+                WHEN f.resolved_at IS NOT NULL THEN 'met'
+                ELSE 'pending'
+           END AS resolution_outcome
+      FROM atum_summary.ticket_facts f
+     CROSS JOIN LATERAL (SELECT coalesce(f.first_responded_at, f.resolved_at) AS first_response_stop) AS s;
+COMMENT ON VIEW reporting.ticket_times IS 'One row per ticket: report dimensions, local days (organization''s time zone), business minutes of triage, first response and resolution, reopens, and whether each SLA target was met, breached or is still pending (a breach recorded by the SLA sweep, or the times). At most a minute behind the tickets (pg_cron fold). The app''s reports are computed from this view.';
+COMMENT ON COLUMN reporting.ticket_times.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.ticket_times.ticket_id IS 'Ticket (reporting.tickets.ticket_id).';
+COMMENT ON COLUMN reporting.ticket_times.status IS 'Current status.';
+COMMENT ON COLUMN reporting.ticket_times.priority IS 'Current priority.';
+COMMENT ON COLUMN reporting.ticket_times.team_id IS 'Team (reporting.teams.team_id).';
+COMMENT ON COLUMN reporting.ticket_times.assignee_id IS 'Assignee (reporting.staff.user_id).';
+COMMENT ON COLUMN reporting.ticket_times.is_open IS 'NEW, ACCEPTED, IN_PROGRESS or WAITING_CUSTOMER.';
+COMMENT ON COLUMN reporting.ticket_times.created_on IS 'Local day the ticket was opened.';
+COMMENT ON COLUMN reporting.ticket_times.accepted_on IS 'Local day it was accepted (SLA start).';
+COMMENT ON COLUMN reporting.ticket_times.resolved_on IS 'Local day of its last resolution (also while reopened).';
+COMMENT ON COLUMN reporting.ticket_times.triage_minutes IS 'Business minutes from opening to acceptance (default calendar).';
+COMMENT ON COLUMN reporting.ticket_times.first_response_minutes IS 'Business minutes from acceptance to the first public staff reply (policy calendar).';
+COMMENT ON COLUMN reporting.ticket_times.resolution_minutes IS 'Business minutes from acceptance to resolution without paused time, while RESOLVED or CLOSED.';
+COMMENT ON COLUMN reporting.ticket_times.reopens IS 'How often it was reopened.';
+COMMENT ON COLUMN reporting.ticket_times.triage_outcome IS 'met, breached or pending (NULL for rejected tickets).';
+COMMENT ON COLUMN reporting.ticket_times.first_response_outcome IS 'met (replied, or resolved, in time), breached or pending; NULL before acceptance.';
+COMMENT ON COLUMN reporting.ticket_times.resolution_outcome IS 'met, breached or pending; NULL before acceptance.';
+
+CREATE OR REPLACE VIEW reporting.daily_tickets WITH (security_invoker = true) AS
+    SELECT x.organization_id, x.day, x.priority, x.team_id,
+           sum(x.created)::bigint AS created, sum(x.resolved)::bigint AS resolved
+      FROM (SELECT t.organization_id, t.created_on AS day, t.priority, t.team_id, 1 AS created, 0 AS resolved
+              FROM reporting.ticket_times t
+            UNION ALL
+            SELECT t.organization_id, t.resolved_on, t.priority, t.team_id, 0, 1
+              FROM reporting.ticket_times t WHERE t.resolved_on IS NOT NULL) AS x
+     GROUP BY x.organization_id, x.day, x.priority, x.team_id;
+COMMENT ON VIEW reporting.daily_tickets IS 'Tickets created and resolved per local day, priority and team (the created-resolved report).';
+COMMENT ON COLUMN reporting.daily_tickets.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.daily_tickets.day IS 'Local day (organization''s time zone).';
+COMMENT ON COLUMN reporting.daily_tickets.priority IS 'Current priority of the tickets.';
+COMMENT ON COLUMN reporting.daily_tickets.team_id IS 'Current team of the tickets.';
+COMMENT ON COLUMN reporting.daily_tickets.created IS 'Tickets opened that day.';
+COMMENT ON COLUMN reporting.daily_tickets.resolved IS 'Tickets last resolved that day.';
+
+CREATE OR REPLACE VIEW reporting.sla_compliance WITH (security_invoker = true) AS
+    SELECT t.organization_id, t.accepted_on AS day, t.priority, t.team_id, t.assignee_id,
+           count(*) FILTER (WHERE t.first_response_outcome = 'met') AS first_response_met,
+           count(*) FILTER (WHERE t.first_response_outcome = 'breached') AS first_response_breached,
+           count(*) FILTER (WHERE t.first_response_outcome = 'pending') AS first_response_pending,
+           count(*) FILTER (WHERE t.resolution_outcome = 'met') AS resolution_met,
+           count(*) FILTER (WHERE t.resolution_outcome = 'breached') AS resolution_breached,
+           count(*) FILTER (WHERE t.resolution_outcome = 'pending') AS resolution_pending
+      FROM reporting.ticket_times t
+     WHERE t.accepted_on IS NOT NULL
+     GROUP BY t.organization_id, t.accepted_on, t.priority, t.team_id, t.assignee_id;
+COMMENT ON VIEW reporting.sla_compliance IS 'SLA targets met, breached and pending per local day of acceptance, priority, team and assignee (the sla-compliance report: sum over the days of a range; percent = met / (met + breached)).';
+COMMENT ON COLUMN reporting.sla_compliance.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.sla_compliance.day IS 'Local day the tickets were accepted.';
+COMMENT ON COLUMN reporting.sla_compliance.priority IS 'Priority.';
+COMMENT ON COLUMN reporting.sla_compliance.team_id IS 'Team.';
+COMMENT ON COLUMN reporting.sla_compliance.assignee_id IS 'Assignee.';
+COMMENT ON COLUMN reporting.sla_compliance.first_response_met IS 'First replies in time.';
+COMMENT ON COLUMN reporting.sla_compliance.first_response_breached IS 'First-response targets missed.';
+COMMENT ON COLUMN reporting.sla_compliance.first_response_pending IS 'Still waiting for a first reply, target not yet passed.';
+COMMENT ON COLUMN reporting.sla_compliance.resolution_met IS 'Resolved in time.';
+COMMENT ON COLUMN reporting.sla_compliance.resolution_breached IS 'Resolution targets missed.';
+COMMENT ON COLUMN reporting.sla_compliance.resolution_pending IS 'Not resolved, target not yet passed.';
+
+CREATE OR REPLACE VIEW reporting.open_tickets WITH (security_invoker = true) AS
+    SELECT x.organization_id, x.status::text AS status, x.priority::text AS priority,
+           nullif(x.assignee_id, 0) AS assignee_id, sum(x.tickets)::bigint AS tickets
+      FROM (SELECT c.organization_id, c.status, c.priority, c.assignee_id, c.tickets FROM atum_summary.ticket_counts c
+            UNION ALL
+            SELECT d.organization_id, d.status, d.priority, d.assignee_id, d.delta FROM atum_summary.ticket_deltas d
+             WHERE d.status IN ('NEW', 'ACCEPTED', 'IN_PROGRESS', 'WAITING_CUSTOMER')) AS x
+     GROUP BY x.organization_id, x.status, x.priority, x.assignee_id
+    HAVING sum(x.tickets) <> 0;
+COMMENT ON VIEW reporting.open_tickets IS 'Open tickets now per status, priority and assignee (the app''s navigation counters): the folded counts plus the changes not folded yet, so always exact.';
+COMMENT ON COLUMN reporting.open_tickets.organization_id IS 'Organization.';
+COMMENT ON COLUMN reporting.open_tickets.status IS 'NEW, ACCEPTED, IN_PROGRESS or WAITING_CUSTOMER.';
+COMMENT ON COLUMN reporting.open_tickets.priority IS 'Priority.';
+COMMENT ON COLUMN reporting.open_tickets.assignee_id IS 'Assignee; NULL when unassigned.';
+COMMENT ON COLUMN reporting.open_tickets.tickets IS 'How many tickets.';

@@ -54,10 +54,13 @@ AS $$
     WITH gone AS (
         DELETE FROM atum.request_contexts c WHERE c.transaction_started_at < now() - interval '1 hour'
         RETURNING 1
+    ), visitors AS (  -- the same for anonymous knowledge base visitors (sql/72_kb.sql)
+        DELETE FROM atum.kb_visitor_contexts v WHERE v.transaction_started_at < now() - interval '1 hour'
+        RETURNING 1
     )
-    SELECT count(*)::integer FROM gone
+    SELECT ((SELECT count(*) FROM gone) + (SELECT count(*) FROM visitors))::integer
 $$;
-COMMENT ON FUNCTION atum.request_contexts_purge() IS 'Deletes request contexts older than an hour; returns how many.';
+COMMENT ON FUNCTION atum.request_contexts_purge() IS 'Deletes request contexts and knowledge base visitor contexts older than an hour; returns how many.';
 
 CREATE OR REPLACE FUNCTION atum.tickets_auto_close() RETURNS integer
     LANGUAGE sql VOLATILE
@@ -93,6 +96,11 @@ AS $$
         ('jobs-reclaim', '* * * * *', 'SELECT atum_private.jobs_reclaim()'),
         ('jobs-purge', '29 * * * *', 'SELECT atum.jobs_purge()'),
         -- IMAP (sql/64_mail_poll.sql): a mail.poll job per active mailbox, one at a time per mailbox.
-        ('mail-poll', '* * * * *', 'SELECT atum.mailbox_polls_enqueue()')
+        ('mail-poll', '* * * * *', 'SELECT atum.mailbox_polls_enqueue()'),
+        -- Reports (sql/74_reports.sql): ticket deltas into the navigation counts and report facts.
+        ('reports-fold', '* * * * *', 'SELECT atum.reports_fold()'),
+        -- Backups (sql/76_backups.sql): a backup.run job for the worker (dump, attachments,
+        -- verification, retention), at a quiet hour.
+        ('backup', '30 2 * * *', 'SELECT atum.backup_enqueue()')
 $$;
 COMMENT ON FUNCTION atum.cron_jobs() IS 'The pg_cron schedule of this database (UTC): name, cron expression, SQL. Synced by atumdesk migrate.';

@@ -179,8 +179,8 @@ GRANT EXECUTE ON FUNCTION api.backup_status() TO atum_app;
 REVOKE ALL ON ALL TABLES IN SCHEMA atum_summary FROM PUBLIC, atum_app, atum_reporting;
 REVOKE ALL ON SCHEMA atum_summary FROM PUBLIC;
 GRANT USAGE ON SCHEMA atum_summary TO atum_app, atum_reporting;
-GRANT SELECT ON atum_summary.ticket_facts, atum_summary.ticket_counts, atum_summary.ticket_deltas
-    TO atum_app, atum_reporting;
+GRANT SELECT ON atum_summary.ticket_facts, atum_summary.ticket_days, atum_summary.ticket_counts,
+    atum_summary.ticket_deltas TO atum_app, atum_reporting;
 GRANT USAGE ON SCHEMA reporting TO atum_app;
 GRANT SELECT ON reporting.ticket_times TO atum_app;
 GRANT EXECUTE ON FUNCTION

@@ -131,6 +131,16 @@ def build_org(owner: psycopg.Connection[Any], slug: str) -> Org:
       [org_id, org.ticket_id, org.public_comment_id, org_id, org.users["customer"]])
     q("INSERT INTO atum.mail_templates (organization_id, kind, subject) VALUES (%s, 'resolved', %s)",
       [org_id, "[{{ ticket.reference }}] Done: {{ ticket.subject }}"])
+    kb_category = q("INSERT INTO atum.kb_categories (organization_id, name) VALUES (%s, 'Printing') RETURNING id",
+                    [org_id]).fetchone()[0]
+    kb_article = q(
+        "INSERT INTO atum.kb_articles (organization_id, category_id, title, body, body_html, state, is_public,"
+        " published_at, author_id) VALUES (%s, %s, 'Clearing a paper jam', 'Open the tray.', '<p>Open the tray.</p>',"
+        " 'published', true, now(), %s) RETURNING id", [org_id, kb_category, org.users["agent"]]).fetchone()[0]
+    q("INSERT INTO atum.kb_votes (organization_id, article_id, user_id, is_helpful) VALUES (%s, %s, %s, true)",
+      [org_id, kb_article, org.users["customer"]])
+    q("INSERT INTO atum.kb_suggestion_sessions (organization_id, user_id, shown_count, followed_article_id,"
+      " followed_at) VALUES (%s, %s, 1, %s, now())", [org_id, org.users["customer"], kb_article])
     q("SELECT api.grant_reporting('atum_reporting', %s)", [org_id])
     return org
 

@@ -17,6 +17,7 @@ from tests.support import Database, Org, build_org
 def world(owner: psycopg.Connection) -> tuple[Org, Org]:
     a, b = build_org(owner, "alpha"), build_org(owner, "beta")
     owner.execute("SELECT api.revoke_reporting('atum_reporting', %s)", [a.id])
+    owner.execute("SELECT atum.reports_fold()")  # the report facts and counts, as pg_cron would
     return a, b
 
 
@@ -95,3 +96,37 @@ def test_grant_reporting_refuses_what_makes_no_sense(owner: psycopg.Connection, 
 def test_the_app_cannot_grant_reporting_access(db: Database, world: tuple[Org, Org]) -> None:
     with db.acting_as(world[0].tokens["admin"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT api.grant_reporting('atum_reporting', %s)", [world[0].id])
+
+
+def test_report_figures_are_read_only_and_limited_to_granted_organizations(
+        db: Database, owner: psycopg.Connection, world: tuple[Org, Org], bi_role: str) -> None:
+    a, _ = world
+    owner.execute("SELECT api.grant_reporting(%s, %s)", [bi_role, a.id])
+    with db.connect(bi_role) as conn:
+        for view in ("ticket_times", "daily_tickets", "sla_compliance", "open_tickets"):
+            orgs = {r[0] for r in conn.execute(
+                sql.SQL("SELECT DISTINCT organization_id FROM {}").format(sql.Identifier("reporting", view)))}
+            assert orgs == {a.id}, view
+        # Under RLS the other organization is simply absent.
+        others = conn.execute("SELECT * FROM atum_summary.ticket_facts WHERE organization_id <> %s", [a.id])
+        assert others.fetchall() == []
+        for statement in ("DELETE FROM atum_summary.ticket_counts", "SELECT atum.reports_fold()",
+                          "SELECT atum.reports_rebuild(1)"):
+            with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)):
+                conn.execute(statement)
+            conn.rollback()
+
+
+def test_the_app_sees_report_figures_of_its_own_organization_only(db: Database, world: tuple[Org, Org]) -> None:
+    _, b = world
+    with db.acting_as(b.tokens["manager"]) as conn:
+        for schema, view in (("reporting", "ticket_times"), ("atum_summary", "ticket_facts"),
+                             ("atum_summary", "ticket_days"), ("atum_summary", "ticket_counts")):
+            orgs = {r["organization_id"] for r in conn.execute(
+                sql.SQL("SELECT organization_id FROM {}").format(sql.Identifier(schema, view)))}
+            assert orgs == {b.id}, view
+        conn.execute("SELECT api.ticket_transition(%s, 'IN_PROGRESS')", [b.other_ticket_id])  # pending deltas
+        assert {r["organization_id"] for r in conn.execute("SELECT organization_id FROM atum_summary.ticket_deltas")
+                } == {b.id}
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM atum_summary.ticket_facts")

@@ -15,6 +15,12 @@ const PortalTicket = lazy(() => import('./screens/PortalTicket'));
 const SetPassword = lazy(() => import('./screens/SetPassword'));
 // The admin area is one chunk of its own (its screens and admin.css), loaded by admins only.
 const Admin = lazy(() => import('./screens/admin/Admin'));
+// Reports and their chart library: a chunk of their own, for managers.
+const Reports = lazy(() => import('./screens/reports/Reports'));
+// The knowledge base (its own chunks and kb.css); /help/:org is its public face for visitors.
+const KbHome = lazy(() => import('./screens/kb/KbHome'));
+const KbArticle = lazy(() => import('./screens/kb/KbArticle'));
+const KbEdit = lazy(() => import('./screens/kb/KbEdit'));
 
 export function Loading({ label = 'Loading…' }: { label?: string }) {
   return <p className="loading" role="status" aria-live="polite">{label}</p>;
@@ -45,6 +51,8 @@ export default function App() {
         <Route path="/login" element={<Login />} />
         <Route path="/password-reset" element={<SetPassword kind="reset" />} />
         <Route path="/invitation" element={<SetPassword kind="invitation" />} />
+        <Route path="/help/:org" element={<main id="main" className="kb-public"><KbHome /></main>} />
+        <Route path="/help/:org/:id" element={<main id="main" className="kb-public"><KbArticle /></main>} />
         <Route element={<Private><Layout /></Private>}>
           <Route index element={<Home />} />
           <Route path="/inbox" element={<Private need="manager"><Inbox /></Private>} />
@@ -53,6 +61,11 @@ export default function App() {
           <Route path="/portal/new" element={<PortalNew />} />
           <Route path="/portal/tickets/:id" element={<PortalTicket />} />
           <Route path="/admin/*" element={<Private need="admin"><Admin /></Private>} />
+          <Route path="/reports" element={<Private need="manager"><Reports /></Private>} />
+          <Route path="/kb" element={<KbHome />} />
+          <Route path="/kb/new" element={<Private need="staff"><KbEdit /></Private>} />
+          <Route path="/kb/:id" element={<KbArticle />} />
+          <Route path="/kb/:id/edit" element={<Private need="staff"><KbEdit /></Private>} />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>

@@ -1,24 +1,28 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { NavLink, Outlet, useNavigate } from 'react-router-dom';
-import { api, errorText, type Page, type Ticket } from '../api';
+import { api, errorText } from '../api';
 import { isManager, isStaff, useAuth } from '../auth';
 import { useLive } from '../live';
 import SafeText, { revealBidi } from './SafeText';
 
 export interface NavCounts {
-  /** Open tickets assigned to me (first page only: "50+" past it). */
+  /** Open tickets assigned to me. */
   queue: number | null;
   /** NEW tickets waiting in the triage inbox (managers). */
   inbox: number | null;
 }
 
-const COUNT_PAGE = 100;
-/** My open work: accepted, being worked on, or waiting for the customer (one request: a status list). */
-const OPEN_WORK = 'ACCEPTED,IN_PROGRESS,WAITING_CUSTOMER';
+/** GET /api/v1/counters: kept by triggers in the database, so reading them counts nothing. */
+interface Counters {
+  new: number;
+  mine_by_status: Record<string, number>;
+}
+
+/** My open work: accepted, being worked on, or waiting for the customer. */
+const OPEN_WORK = ['ACCEPTED', 'IN_PROGRESS', 'WAITING_CUSTOMER'];
 
 function countText(n: number | null): string {
-  if (n === null) return '';
-  return n >= COUNT_PAGE ? `${COUNT_PAGE - 1}+` : String(n);
+  return n === null ? '' : n.toLocaleString();
 }
 
 /** The frame of every signed-in screen: the header with navigation, counts and sign-out, then
@@ -34,9 +38,8 @@ export default function Layout({ children }: { children?: ReactNode }) {
   const load = useCallback(async () => {
     if (!staff) return;
     try {
-      const mine = await api<Page<Ticket>>('GET', `/api/v1/tickets?assignee_id=me&status=${OPEN_WORK}&limit=${COUNT_PAGE}`);
-      const inbox = manager ? await api<Page<Ticket>>('GET', `/api/v1/internal/tickets/new?limit=${COUNT_PAGE}`) : null;
-      setCounts({ queue: mine.items.length, inbox: inbox ? inbox.items.length : null });
+      const c = await api<Counters>('GET', '/api/v1/counters');
+      setCounts({ queue: OPEN_WORK.reduce((sum, s) => sum + (c.mine_by_status[s] ?? 0), 0), inbox: manager ? c.new : null });
     } catch {
       /* counts are a nicety; the screens show errors */
     }
@@ -80,12 +83,15 @@ export default function Layout({ children }: { children?: ReactNode }) {
                     </NavLink>
                   </li>
                 )}
+                <li><NavLink to="/kb">Knowledge base</NavLink></li>
+                {manager && <li><NavLink to="/reports">Reports</NavLink></li>}
                 {me?.role === 'admin' && <li><NavLink to="/admin">Admin</NavLink></li>}
               </>
             ) : (
               <>
                 <li><NavLink to="/portal" end>My tickets</NavLink></li>
                 <li><NavLink to="/portal/new">New ticket</NavLink></li>
+                <li><NavLink to="/kb">Knowledge base</NavLink></li>
               </>
             )}
           </ul>
