@@ -163,6 +163,15 @@ CREATE POLICY ticket_days_manager_read ON atum_summary.ticket_days FOR SELECT TO
     USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
            AND (SELECT c.role FROM atum.request_context c) >= 'manager');
 COMMENT ON POLICY ticket_days_manager_read ON atum_summary.ticket_days IS 'Managers and admins read their organization''s daily counts.';
+DROP POLICY IF EXISTS time_buckets_reporting ON atum_summary.time_buckets;
+CREATE POLICY time_buckets_reporting ON atum_summary.time_buckets FOR SELECT TO atum_reporting
+    USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));
+COMMENT ON POLICY time_buckets_reporting ON atum_summary.time_buckets IS 'Reporting roles read the response-time histograms of their granted organizations.';
+DROP POLICY IF EXISTS time_buckets_manager_read ON atum_summary.time_buckets;
+CREATE POLICY time_buckets_manager_read ON atum_summary.time_buckets FOR SELECT TO atum_app
+    USING (organization_id = (SELECT c.organization_id FROM atum.request_context c)
+           AND (SELECT c.role FROM atum.request_context c) >= 'manager');
+COMMENT ON POLICY time_buckets_manager_read ON atum_summary.time_buckets IS 'Managers and admins read their organization''s response-time histograms.';
 DROP POLICY IF EXISTS ticket_counts_reporting ON atum_summary.ticket_counts;
 CREATE POLICY ticket_counts_reporting ON atum_summary.ticket_counts FOR SELECT TO atum_reporting
     USING (organization_id IN (SELECT g.organization_id FROM atum.reporting_grants g));

@@ -130,6 +130,28 @@ AS $$
 $$;
 COMMENT ON FUNCTION atum.ticket_days_apply(bigint[], bigint[], integer) IS 'Adds (1) or removes (-1) what the current facts of the given tickets count in atum_summary.ticket_days.';
 
+CREATE OR REPLACE FUNCTION atum.time_buckets_apply(p_organization_ids bigint[], p_ticket_ids bigint[], p_sign integer)
+RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- What the current facts of these tickets count in the response-time histograms, added
+    -- (p_sign 1) or taken away (-1), as ticket_days_apply does for the daily counts. Emptied buckets
+    -- stay (0 tickets) rather than cost a delete per fold.
+    INSERT INTO atum_summary.time_buckets AS b (organization_id, measure, day, priority, minutes, tickets)
+    SELECT f.organization_id, m.measure, m.day, f.priority, atum.report_bucket(m.minutes), p_sign * count(*)
+      FROM (SELECT DISTINCT u.organization_id, u.ticket_id
+              FROM unnest(p_organization_ids, p_ticket_ids) AS u (organization_id, ticket_id)) AS u
+      JOIN atum_summary.ticket_facts f ON f.organization_id = u.organization_id AND f.ticket_id = u.ticket_id
+     CROSS JOIN LATERAL (VALUES ('triage', f.accepted_on, f.triage_minutes),
+                                ('first_response', f.accepted_on, f.first_response_minutes),
+                                ('resolution', f.resolved_on, f.resolution_minutes)) AS m (measure, day, minutes)
+     WHERE m.day IS NOT NULL AND m.minutes IS NOT NULL
+     GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (organization_id, measure, day, priority, minutes) DO UPDATE SET tickets = b.tickets + excluded.tickets
+$$;
+COMMENT ON FUNCTION atum.time_buckets_apply(bigint[], bigint[], integer) IS 'Adds (1) or removes (-1) what the current facts of the given tickets count in atum_summary.time_buckets.';
+
 CREATE OR REPLACE FUNCTION atum.ticket_facts_refresh(p_organization_ids bigint[], p_ticket_ids bigint[]) RETURNS integer
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -141,6 +163,7 @@ DECLARE
     v_count integer;
 BEGIN
     PERFORM atum.ticket_days_apply(p_organization_ids, p_ticket_ids, -1);  -- their old counts
+    PERFORM atum.time_buckets_apply(p_organization_ids, p_ticket_ids, -1);
     DELETE FROM atum_summary.ticket_facts f
      USING unnest(p_organization_ids, p_ticket_ids) AS u (organization_id, ticket_id)
      WHERE f.organization_id = u.organization_id AND f.ticket_id = u.ticket_id
@@ -191,6 +214,7 @@ BEGIN
            resolution_breach_recorded = excluded.resolution_breach_recorded;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM atum.ticket_days_apply(p_organization_ids, p_ticket_ids, 1);  -- their new counts
+    PERFORM atum.time_buckets_apply(p_organization_ids, p_ticket_ids, 1);
     RETURN v_count;
 END
 $$;
@@ -260,6 +284,7 @@ BEGIN
      GROUP BY 1, 2, 3, 4;
     DELETE FROM atum_summary.ticket_facts f WHERE f.organization_id = p_organization_id;
     DELETE FROM atum_summary.ticket_days d WHERE d.organization_id = p_organization_id;
+    DELETE FROM atum_summary.time_buckets b WHERE b.organization_id = p_organization_id;
     SELECT array_agg(t.organization_id), array_agg(t.id) INTO v_orgs, v_tickets
       FROM atum.tickets t WHERE t.organization_id = p_organization_id;
     RETURN CASE WHEN v_orgs IS NULL THEN 0 ELSE atum.ticket_facts_refresh(v_orgs, v_tickets) END;
@@ -367,9 +392,15 @@ AS $$
         ('reopen-rate', 'Reopen rate', 'Of the tickets last resolved in the range, how many were reopened at least once, by priority.',
          '[{"name": "priority", "label": "Priority", "type": "text"}, {"name": "resolved", "label": "Resolved", "type": "integer"},
            {"name": "reopened", "label": "Reopened", "type": "integer"}, {"name": "percent", "label": "Reopened %", "type": "number"}]',
-         '{"type": "bar", "x": "priority", "y": ["percent"]}')
-        -- kb-deflection: wired by the knowledge base (its view of suggestions followed instead of a
-        -- ticket submitted); add its row here and its branch in api.report.
+         '{"type": "bar", "x": "priority", "y": ["percent"]}'),
+        ('kb-deflection', 'Knowledge base deflection', 'Per day: new-ticket forms that showed suggested articles, how many opened one, how many submitted the ticket anyway, and how many opened one and did not submit (deflected).',
+         '[{"name": "day", "label": "Day", "type": "date"},
+           {"name": "suggestion_sessions", "label": "Shown suggestions", "type": "integer"},
+           {"name": "followed", "label": "Opened an article", "type": "integer"},
+           {"name": "submitted", "label": "Submitted anyway", "type": "integer"},
+           {"name": "deflected", "label": "Deflected", "type": "integer"},
+           {"name": "percent", "label": "Deflected %", "type": "number"}]',
+         '{"type": "line", "x": "day", "y": ["suggestion_sessions", "deflected"]}')
 $$;
 COMMENT ON FUNCTION atum.report_catalog() IS 'The reports api.report answers: name, title, description, columns (name, label, type) and a chart hint (type, x, y columns, optional series column and row filter).';
 
@@ -382,6 +413,40 @@ CREATE OR REPLACE FUNCTION atum.report_hours(p_minutes double precision) RETURNS
     LANGUAGE sql IMMUTABLE
 AS $$ SELECT pg_catalog.round((p_minutes / 60)::numeric, 2) $$;
 COMMENT ON FUNCTION atum.report_hours(double precision) IS 'Minutes as hours, two decimals.';
+
+CREATE OR REPLACE FUNCTION atum.report_time_percentiles(p_org bigint, p_measure text, p_from date, p_to date,
+                                                        p_priority text)
+RETURNS TABLE (priority text, tickets bigint, median double precision, p90 double precision)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Median and 90th percentile of one measure per priority and over all ('ALL'), from the
+    -- histograms of the range: percentile_cont over the buckets' values, each counted as often as it
+    -- holds tickets (the k-th smallest value is the first bucket whose running count passes k).
+    WITH h AS (
+        SELECT coalesce(b.priority::text, 'ALL') AS priority, b.minutes, sum(b.tickets)::bigint AS n
+          FROM atum_summary.time_buckets b
+         WHERE b.organization_id = p_org AND b.measure = p_measure AND b.day BETWEEN p_from AND p_to
+           AND (p_priority IS NULL OR b.priority::text = p_priority) AND b.tickets <> 0
+         GROUP BY GROUPING SETS ((b.priority, b.minutes), (b.minutes))
+    ), c AS (
+        SELECT h.priority, h.minutes, sum(h.n) OVER (PARTITION BY h.priority ORDER BY h.minutes) AS upto,
+               sum(h.n) OVER (PARTITION BY h.priority) AS total
+          FROM h WHERE h.n > 0
+    ), k AS (
+        SELECT c.priority, max(c.total)::bigint AS total,
+               min(c.minutes) FILTER (WHERE c.upto > floor(0.5 * (c.total - 1))) AS lo50,
+               min(c.minutes) FILTER (WHERE c.upto > ceil(0.5 * (c.total - 1))) AS hi50,
+               min(c.minutes) FILTER (WHERE c.upto > floor(0.9 * (c.total - 1))) AS lo90,
+               min(c.minutes) FILTER (WHERE c.upto > ceil(0.9 * (c.total - 1))) AS hi90
+          FROM c GROUP BY c.priority
+    )
+    SELECT k.priority, k.total,
+           k.lo50 + (0.5 * (k.total - 1) - floor(0.5 * (k.total - 1))) * (k.hi50 - k.lo50),
+           k.lo90 + (0.9 * (k.total - 1) - floor(0.9 * (k.total - 1))) * (k.hi90 - k.lo90)
+      FROM k
+$$;
+COMMENT ON FUNCTION atum.report_time_percentiles(bigint, text, date, date, text) IS 'Tickets, median and 90th percentile in business minutes of one measure (triage, first_response, resolution) per priority and ALL, from the histograms of a range of local days: each duration rounded down to its bucket (whole minutes under 2 h, 5 min under a day, 30 min under a week, 4 h beyond), so exact for round durations.';
 
 CREATE OR REPLACE FUNCTION atum.report_rows(
     p_name text, p_org bigint, p_from date, p_to date, p_team bigint, p_priority text
@@ -462,6 +527,26 @@ BEGIN
                                ) AS f
                          GROUP BY GROUPING SETS ((), (f.priority), (f.team_id), (f.assignee_id))) AS g);
     WHEN 'response-times' THEN
+        IF p_team IS NULL THEN
+            -- From the histograms (atum.report_time_percentiles): a few hundred rows a day, whatever
+            -- the number of tickets. They have no team dimension: a team's figures come from its
+            -- tickets' own minutes below.
+            RETURN (SELECT jsonb_agg(jsonb_build_object(
+                        'priority', v.priority,
+                        'triaged', coalesce(t.tickets, 0), 'triage_median_hours', atum.report_hours(t.median),
+                        'triage_p90_hours', atum.report_hours(t.p90),
+                        'responded', coalesce(r.tickets, 0), 'first_response_median_hours', atum.report_hours(r.median),
+                        'first_response_p90_hours', atum.report_hours(r.p90),
+                        'resolved', coalesce(x.tickets, 0), 'resolution_median_hours', atum.report_hours(x.median),
+                        'resolution_p90_hours', atum.report_hours(x.p90)) ORDER BY v.ord)
+                      FROM (VALUES (1, 'LOW'), (2, 'MEDIUM'), (3, 'HIGH'), (4, 'URGENT'), (5, 'ALL')) AS v (ord, priority)
+                      LEFT JOIN atum.report_time_percentiles(p_org, 'triage', p_from, p_to, p_priority) t ON t.priority = v.priority
+                      LEFT JOIN atum.report_time_percentiles(p_org, 'first_response', p_from, p_to, p_priority) r
+                             ON r.priority = v.priority
+                      LEFT JOIN atum.report_time_percentiles(p_org, 'resolution', p_from, p_to, p_priority) x
+                             ON x.priority = v.priority
+                     WHERE v.priority = 'ALL' OR coalesce(t.tickets, 0) + coalesce(r.tickets, 0) + coalesce(x.tickets, 0) > 0);
+        END IF;
         -- Each measure is read in order from its index (see migrations/0018.reports.sql), and split
         -- by priority with FILTER rather than GROUP BY, so that every percentile_cont gets its values
         -- already sorted. Triage and first response: tickets accepted in the range; resolution:
@@ -556,7 +641,21 @@ BEGIN
                            AND (p_team IS NULL OR d.team_id = p_team) AND (p_priority IS NULL OR d.priority::text = p_priority)
                          GROUP BY GROUPING SETS ((d.priority), ())) AS g
                  WHERE g.resolved > 0);
-    -- WHEN 'kb-deflection' THEN: from the knowledge base's view (not built here).
+    WHEN 'kb-deflection' THEN
+        -- The knowledge base's view, shared with BI tools; a total row last. Team and priority do
+        -- not apply (a suggestion session has no ticket).
+        RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'day', g.day, 'suggestion_sessions', g.suggestion_sessions, 'followed', g.followed,
+                    'submitted', g.submitted, 'deflected', g.deflected,
+                    'percent', atum.report_percent(g.deflected, g.suggestion_sessions))
+                    ORDER BY g.day IS NULL, g.day), '[]')
+                  FROM (SELECT k.day, sum(k.suggestion_sessions)::bigint AS suggestion_sessions,
+                               sum(k.followed)::bigint AS followed, sum(k.submitted)::bigint AS submitted,
+                               sum(k.deflected)::bigint AS deflected
+                          FROM reporting.kb_deflection k
+                         WHERE k.organization_id = p_org AND k.day BETWEEN p_from AND p_to
+                         GROUP BY GROUPING SETS ((k.day), ())) AS g
+                 WHERE g.suggestion_sessions > 0);
     ELSE
         RAISE EXCEPTION 'no report %', quote_literal(left(p_name, 100)) USING ERRCODE = 'AT404', COLUMN = 'name';
     END CASE;

@@ -180,11 +180,11 @@ REVOKE ALL ON ALL TABLES IN SCHEMA atum_summary FROM PUBLIC, atum_app, atum_repo
 REVOKE ALL ON SCHEMA atum_summary FROM PUBLIC;
 GRANT USAGE ON SCHEMA atum_summary TO atum_app, atum_reporting;
 GRANT SELECT ON atum_summary.ticket_facts, atum_summary.ticket_days, atum_summary.ticket_counts,
-    atum_summary.ticket_deltas TO atum_app, atum_reporting;
+    atum_summary.ticket_deltas, atum_summary.time_buckets TO atum_app, atum_reporting;
 GRANT USAGE ON SCHEMA reporting TO atum_app;
-GRANT SELECT ON reporting.ticket_times TO atum_app;
+GRANT SELECT ON reporting.ticket_times, reporting.kb_deflection TO atum_app;
 GRANT EXECUTE ON FUNCTION
     api.counters(), api.report_list(), api.report(text, jsonb), atum.report_catalog(),
     atum.report_rows(text, bigint, date, date, bigint, text), atum.report_percent(bigint, bigint),
-    atum.report_hours(double precision)
+    atum.report_hours(double precision), atum.report_time_percentiles(bigint, text, date, date, text)
     TO atum_app;

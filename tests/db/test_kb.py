@@ -280,6 +280,12 @@ def test_deflection_is_counted_per_organization_and_day_for_reporting_roles(db: 
     assert a == {"organization_id": alpha.id, "day": today, "suggestion_sessions": 4, "followed": 3, "submitted": 2,
                  "deflected": 2}
     assert b["organization_id"] == beta.id and b["suggestion_sessions"] == 1
+    # The manager's report reads the same view: the day, then the total.
+    with db.acting_as(alpha.tokens["manager"]) as conn:
+        report = conn.execute("SELECT api.report('kb-deflection', %s) AS r",
+                              [Jsonb({"from": str(today), "to": str(today)})]).fetchone()["r"]
+    day = {"suggestion_sessions": 4, "followed": 3, "submitted": 2, "deflected": 2, "percent": 50.0}
+    assert report["rows"] == [{"day": str(today), **day}, {"day": None, **day}], report
     owner.execute("SELECT api.revoke_reporting('atum_reporting', %s)", [beta.id])
     with db.connect("atum_reporting") as conn:
         assert [r[0] for r in conn.execute("SELECT organization_id FROM reporting.kb_deflection")] == [alpha.id]

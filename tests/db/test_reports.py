@@ -5,11 +5,14 @@ row-level security, after the pg_cron fold has run."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.support import Database, build_org
 
@@ -196,7 +199,8 @@ def test_the_reporting_views_give_the_same_numbers(db: Database, owner: psycopg.
 def test_reports_list_and_refusals(db: Database, known: Fixture, owner: psycopg.Connection) -> None:
     with db.acting_as(known.token) as conn:
         names = [r["name"] for r in conn.execute("SELECT api.report_list() AS r").fetchone()["r"]["items"]]
-    assert names == ["backlog", "created-resolved", "sla-compliance", "response-times", "agent-workload", "reopen-rate"]
+    assert names == ["backlog", "created-resolved", "sla-compliance", "response-times", "agent-workload", "reopen-rate",
+                     "kb-deflection"]
     agent = owner.execute("SELECT atum_private.session_issue(%s, %s)", [known.org, known.users["alice"]]).fetchone()[0]
     with db.acting_as(agent) as conn, pytest.raises(psycopg.Error) as refused:
         conn.execute("SELECT api.report('backlog', '{}')")
@@ -348,3 +352,60 @@ def test_rebuild_gives_the_same_counts_and_facts(db: Database, owner: psycopg.Co
     assert owner.execute("SELECT * FROM atum_summary.ticket_facts WHERE organization_id = %s ORDER BY ticket_id",
                          [known.org]).fetchall() == before
     assert summary_counts(owner, known.org) == counts
+
+
+def test_response_time_histograms_match_the_tickets_minutes(db: Database, owner: psycopg.Connection,
+                                                            known: Fixture) -> None:
+    """The percentiles come from histograms (atum_summary.time_buckets): against percentile_cont over
+    every ticket's own minutes they are off by less than one bucket (none for round durations),
+    through changes the fold sees one by one, and equal to a rebuild from scratch."""
+    rng = random.Random(7)
+    priorities = ("LOW", "MEDIUM", "HIGH", "URGENT")
+    for n in range(240):
+        created = datetime(2026, 3, 1 + n % 7, 8, tzinfo=UTC) + timedelta(minutes=rng.randrange(600))
+        accepted = created + timedelta(minutes=rng.choice([rng.uniform(0, 110), rng.uniform(120, 1400)]))
+        replied = accepted + timedelta(minutes=rng.choice([rng.uniform(0, 100), rng.uniform(1440, 9000)]))
+        resolved = replied + timedelta(minutes=rng.uniform(10, 30000))
+        owner.execute(
+            "INSERT INTO atum.tickets (organization_id, subject, requester_id, priority, status, created_at,"
+            " updated_at, accepted_at, sla_started_at, first_responded_at, resolved_at)"
+            " VALUES (%s, %s, %s, %s, 'RESOLVED', %s, %s, %s, %s, %s, %s)",
+            [known.org, f"Spread {n}", known.users["customer"], priorities[n % 4], created, created, accepted,
+             accepted, replied, resolved])
+    owner.execute("SELECT atum.reports_fold()")
+    # Some change afterwards: the fold moves them between buckets (out with the old, in with the new).
+    owner.execute("UPDATE atum.tickets SET priority = 'URGENT'"
+                  " WHERE organization_id = %s AND subject LIKE 'Spread 1%%'", [known.org])
+    owner.execute("SELECT atum.reports_fold()")
+
+    shown = {r["priority"]: r for r in report(db, known.token, "response-times", **RANGE)["rows"]}
+    def exact(column: str, day: str) -> dict[str, list[float]]:
+        """percentile_cont over every ticket's own minutes, as the report counts them."""
+        statement = sql.SQL(
+            "SELECT coalesce(f.priority::text, 'ALL'), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f.{c})"
+            " FROM atum_summary.ticket_facts f WHERE f.organization_id = %s AND f.{c} IS NOT NULL"
+            "  AND f.{d} BETWEEN %s AND %s GROUP BY GROUPING SETS ((f.priority), ())"
+        ).format(c=sql.Identifier(column), d=sql.Identifier(day))
+        rows = owner.execute(statement, [known.org, RANGE["from"], RANGE["to"]]).fetchall()
+        return dict(rows)
+
+    def bucket(minutes: float) -> float:
+        return 1 if minutes < 120 else 5 if minutes < 1440 else 30 if minutes < 10080 else 240
+
+    checked = 0
+    for prefix, column, day in (("triage", "triage_minutes", "accepted_on"),
+                                ("first_response", "first_response_minutes", "accepted_on"),
+                                ("resolution", "resolution_minutes", "resolved_on")):
+        for priority, (median, p90) in exact(column, day).items():
+            for value, name in ((median, "median"), (p90, "p90")):
+                got = float(shown[priority][f"{prefix}_{name}_hours"]) * 60
+                # Rounded down to its bucket, then to hours with two decimals (0.6 minutes).
+                assert -bucket(value) - 0.6 <= got - value <= 0.6, (priority, prefix, name, got, value)
+                checked += 1
+    assert checked == 30
+
+    histogram = "SELECT measure, day, priority, minutes, tickets FROM atum_summary.time_buckets" \
+                " WHERE organization_id = %s AND tickets <> 0 ORDER BY 1, 2, 3, 4"
+    folded = owner.execute(histogram, [known.org]).fetchall()
+    owner.execute("SELECT atum.reports_rebuild(%s)", [known.org])
+    assert owner.execute(histogram, [known.org]).fetchall() == folded
