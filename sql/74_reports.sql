@@ -415,18 +415,21 @@ AS $$ SELECT pg_catalog.round((p_minutes / 60)::numeric, 2) $$;
 COMMENT ON FUNCTION atum.report_hours(double precision) IS 'Minutes as hours, two decimals.';
 
 CREATE OR REPLACE FUNCTION atum.report_time_percentiles(p_org bigint, p_measure text, p_from date, p_to date,
-                                                        p_priority text)
+                                                        p_team bigint, p_priority text)
 RETURNS TABLE (priority text, tickets bigint, median double precision, p90 double precision)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    -- Median and 90th percentile of one measure per priority and over all ('ALL'), from the
-    -- histograms of the range: percentile_cont over the buckets' values, each counted as often as it
-    -- holds tickets (the k-th smallest value is the first bucket whose running count passes k).
+    -- Median and 90th percentile of one measure (triage and first response of the tickets accepted
+    -- in the range, resolution of those resolved in it) per priority and over all ('ALL').
+    -- Without a team: from the histograms of the range, percentile_cont over the buckets' values,
+    -- each counted as often as it holds tickets (the k-th smallest value is the first bucket whose
+    -- running count passes k). The histograms have no team dimension: for a team, percentile_cont
+    -- over its tickets' own minutes.
     WITH h AS (
         SELECT coalesce(b.priority::text, 'ALL') AS priority, b.minutes, sum(b.tickets)::bigint AS n
           FROM atum_summary.time_buckets b
-         WHERE b.organization_id = p_org AND b.measure = p_measure AND b.day BETWEEN p_from AND p_to
+         WHERE p_team IS NULL AND b.organization_id = p_org AND b.measure = p_measure AND b.day BETWEEN p_from AND p_to
            AND (p_priority IS NULL OR b.priority::text = p_priority) AND b.tickets <> 0
          GROUP BY GROUPING SETS ((b.priority, b.minutes), (b.minutes))
     ), c AS (
@@ -440,13 +443,28 @@ AS $$
                min(c.minutes) FILTER (WHERE c.upto > floor(0.9 * (c.total - 1))) AS lo90,
                min(c.minutes) FILTER (WHERE c.upto > ceil(0.9 * (c.total - 1))) AS hi90
           FROM c GROUP BY c.priority
+    ), team AS (
+        SELECT coalesce(x.priority::text, 'ALL') AS priority, count(*) AS total,
+               percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) AS p
+          FROM (SELECT f.priority,
+                       CASE p_measure WHEN 'triage' THEN f.triage_minutes WHEN 'first_response' THEN f.first_response_minutes
+                                      ELSE f.resolution_minutes END AS m,
+                       CASE WHEN p_measure = 'resolution' THEN f.resolved_on ELSE f.accepted_on END AS day
+                  FROM atum_summary.ticket_facts f
+                 WHERE p_team IS NOT NULL AND f.organization_id = p_org AND f.team_id = p_team
+                   AND (p_priority IS NULL OR f.priority::text = p_priority)) AS x
+         WHERE x.m IS NOT NULL AND x.day BETWEEN p_from AND p_to
+         GROUP BY GROUPING SETS ((x.priority), ())
+        HAVING count(*) > 0  -- the empty grouping set gives a row even without tickets (or without a team)
     )
     SELECT k.priority, k.total,
            k.lo50 + (0.5 * (k.total - 1) - floor(0.5 * (k.total - 1))) * (k.hi50 - k.lo50),
            k.lo90 + (0.9 * (k.total - 1) - floor(0.9 * (k.total - 1))) * (k.hi90 - k.lo90)
       FROM k
+    UNION ALL
+    SELECT t.priority, t.total, t.p[1], t.p[2] FROM team t
 $$;
-COMMENT ON FUNCTION atum.report_time_percentiles(bigint, text, date, date, text) IS 'Tickets, median and 90th percentile in business minutes of one measure (triage, first_response, resolution) per priority and ALL, from the histograms of a range of local days: each duration rounded down to its bucket (whole minutes under 2 h, 5 min under a day, 30 min under a week, 4 h beyond), so exact for round durations.';
+COMMENT ON FUNCTION atum.report_time_percentiles(bigint, text, date, date, bigint, text) IS 'Tickets, median and 90th percentile in business minutes of one measure (triage, first_response, resolution) per priority and ALL for a range of local days: from the histograms (each duration rounded down to its bucket: whole minutes under 2 h, 5 min under a day, 30 min under a week, 4 h beyond; exact for round durations), or for a team from its tickets'' own minutes.';
 
 CREATE OR REPLACE FUNCTION atum.report_rows(
     p_name text, p_org bigint, p_from date, p_to date, p_team bigint, p_priority text
@@ -527,91 +545,22 @@ BEGIN
                                ) AS f
                          GROUP BY GROUPING SETS ((), (f.priority), (f.team_id), (f.assignee_id))) AS g);
     WHEN 'response-times' THEN
-        IF p_team IS NULL THEN
-            -- From the histograms (atum.report_time_percentiles): a few hundred rows a day, whatever
-            -- the number of tickets. They have no team dimension: a team's figures come from its
-            -- tickets' own minutes below.
-            RETURN (SELECT jsonb_agg(jsonb_build_object(
-                        'priority', v.priority,
-                        'triaged', coalesce(t.tickets, 0), 'triage_median_hours', atum.report_hours(t.median),
-                        'triage_p90_hours', atum.report_hours(t.p90),
-                        'responded', coalesce(r.tickets, 0), 'first_response_median_hours', atum.report_hours(r.median),
-                        'first_response_p90_hours', atum.report_hours(r.p90),
-                        'resolved', coalesce(x.tickets, 0), 'resolution_median_hours', atum.report_hours(x.median),
-                        'resolution_p90_hours', atum.report_hours(x.p90)) ORDER BY v.ord)
-                      FROM (VALUES (1, 'LOW'), (2, 'MEDIUM'), (3, 'HIGH'), (4, 'URGENT'), (5, 'ALL')) AS v (ord, priority)
-                      LEFT JOIN atum.report_time_percentiles(p_org, 'triage', p_from, p_to, p_priority) t ON t.priority = v.priority
-                      LEFT JOIN atum.report_time_percentiles(p_org, 'first_response', p_from, p_to, p_priority) r
-                             ON r.priority = v.priority
-                      LEFT JOIN atum.report_time_percentiles(p_org, 'resolution', p_from, p_to, p_priority) x
-                             ON x.priority = v.priority
-                     WHERE v.priority = 'ALL' OR coalesce(t.tickets, 0) + coalesce(r.tickets, 0) + coalesce(x.tickets, 0) > 0);
-        END IF;
-        -- Each measure is read in order from its index (see migrations/0018.reports.sql), and split
-        -- by priority with FILTER rather than GROUP BY, so that every percentile_cont gets its values
-        -- already sorted. Triage and first response: tickets accepted in the range; resolution:
-        -- tickets resolved in it.
-        RETURN (WITH t AS (
-                    SELECT count(*) FILTER (WHERE x.priority = 'LOW') AS n1,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'LOW') AS p1,
-                           count(*) FILTER (WHERE x.priority = 'MEDIUM') AS n2,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'MEDIUM') AS p2,
-                           count(*) FILTER (WHERE x.priority = 'HIGH') AS n3,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'HIGH') AS p3,
-                           count(*) FILTER (WHERE x.priority = 'URGENT') AS n4,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'URGENT') AS p4,
-                           count(*) AS n5,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) AS p5
-                      FROM (SELECT f.priority, f.triage_minutes AS m FROM atum_summary.ticket_facts f
-                             WHERE f.organization_id = p_org AND f.triage_minutes IS NOT NULL AND f.accepted_on BETWEEN p_from AND p_to
-                               AND (p_team IS NULL OR f.team_id = p_team) AND (p_priority IS NULL OR f.priority::text = p_priority)
-                             ORDER BY f.triage_minutes) AS x
-                ), r AS (
-                    SELECT count(*) FILTER (WHERE x.priority = 'LOW') AS n1,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'LOW') AS p1,
-                           count(*) FILTER (WHERE x.priority = 'MEDIUM') AS n2,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'MEDIUM') AS p2,
-                           count(*) FILTER (WHERE x.priority = 'HIGH') AS n3,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'HIGH') AS p3,
-                           count(*) FILTER (WHERE x.priority = 'URGENT') AS n4,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'URGENT') AS p4,
-                           count(*) AS n5,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) AS p5
-                      FROM (SELECT f.priority, f.first_response_minutes AS m FROM atum_summary.ticket_facts f
-                             WHERE f.organization_id = p_org AND f.first_response_minutes IS NOT NULL AND f.accepted_on BETWEEN p_from AND p_to
-                               AND (p_team IS NULL OR f.team_id = p_team) AND (p_priority IS NULL OR f.priority::text = p_priority)
-                             ORDER BY f.first_response_minutes) AS x
-                ), s AS (
-                    SELECT count(*) FILTER (WHERE x.priority = 'LOW') AS n1,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'LOW') AS p1,
-                           count(*) FILTER (WHERE x.priority = 'MEDIUM') AS n2,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'MEDIUM') AS p2,
-                           count(*) FILTER (WHERE x.priority = 'HIGH') AS n3,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'HIGH') AS p3,
-                           count(*) FILTER (WHERE x.priority = 'URGENT') AS n4,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) FILTER (WHERE x.priority = 'URGENT') AS p4,
-                           count(*) AS n5,
-                           percentile_cont('{0.5,0.9}'::double precision[]) WITHIN GROUP (ORDER BY x.m) AS p5
-                      FROM (SELECT f.priority, f.resolution_minutes AS m FROM atum_summary.ticket_facts f
-                             WHERE f.organization_id = p_org AND f.resolution_minutes IS NOT NULL AND f.resolved_on BETWEEN p_from AND p_to
-                               AND (p_team IS NULL OR f.team_id = p_team) AND (p_priority IS NULL OR f.priority::text = p_priority)
-                             ORDER BY f.resolution_minutes) AS x
-                )
-                SELECT jsonb_agg(jsonb_build_object(
+        RETURN (SELECT jsonb_agg(jsonb_build_object(
                     'priority', v.priority,
-                    'triaged', v.triaged, 'triage_median_hours', atum.report_hours(v.triage[1]),
-                    'triage_p90_hours', atum.report_hours(v.triage[2]),
-                    'responded', v.responded, 'first_response_median_hours', atum.report_hours(v.fr[1]),
-                    'first_response_p90_hours', atum.report_hours(v.fr[2]),
-                    'resolved', v.resolved, 'resolution_median_hours', atum.report_hours(v.res[1]),
-                    'resolution_p90_hours', atum.report_hours(v.res[2])) ORDER BY v.ord)
-                  FROM t, r, s
-                 CROSS JOIN LATERAL (VALUES
-                    (1, 'LOW', t.n1, t.p1, r.n1, r.p1, s.n1, s.p1), (2, 'MEDIUM', t.n2, t.p2, r.n2, r.p2, s.n2, s.p2),
-                    (3, 'HIGH', t.n3, t.p3, r.n3, r.p3, s.n3, s.p3), (4, 'URGENT', t.n4, t.p4, r.n4, r.p4, s.n4, s.p4),
-                    (5, 'ALL', t.n5, t.p5, r.n5, r.p5, s.n5, s.p5))
-                    AS v (ord, priority, triaged, triage, responded, fr, resolved, res)
-                 WHERE v.priority = 'ALL' OR v.triaged + v.responded + v.resolved > 0);
+                    'triaged', coalesce(t.tickets, 0), 'triage_median_hours', atum.report_hours(t.median),
+                    'triage_p90_hours', atum.report_hours(t.p90),
+                    'responded', coalesce(r.tickets, 0), 'first_response_median_hours', atum.report_hours(r.median),
+                    'first_response_p90_hours', atum.report_hours(r.p90),
+                    'resolved', coalesce(x.tickets, 0), 'resolution_median_hours', atum.report_hours(x.median),
+                    'resolution_p90_hours', atum.report_hours(x.p90)) ORDER BY v.ord)
+                  FROM (VALUES (1, 'LOW'), (2, 'MEDIUM'), (3, 'HIGH'), (4, 'URGENT'), (5, 'ALL')) AS v (ord, priority)
+                  LEFT JOIN atum.report_time_percentiles(p_org, 'triage', p_from, p_to, p_team, p_priority) t
+                         ON t.priority = v.priority
+                  LEFT JOIN atum.report_time_percentiles(p_org, 'first_response', p_from, p_to, p_team, p_priority) r
+                         ON r.priority = v.priority
+                  LEFT JOIN atum.report_time_percentiles(p_org, 'resolution', p_from, p_to, p_team, p_priority) x
+                         ON x.priority = v.priority
+                 WHERE v.priority = 'ALL' OR coalesce(t.tickets, 0) + coalesce(r.tickets, 0) + coalesce(x.tickets, 0) > 0);
     WHEN 'agent-workload' THEN
         RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                     'agent_id', g.assignee_id,

@@ -186,5 +186,5 @@ GRANT SELECT ON reporting.ticket_times, reporting.kb_deflection TO atum_app;
 GRANT EXECUTE ON FUNCTION
     api.counters(), api.report_list(), api.report(text, jsonb), atum.report_catalog(),
     atum.report_rows(text, bigint, date, date, bigint, text), atum.report_percent(bigint, bigint),
-    atum.report_hours(double precision), atum.report_time_percentiles(bigint, text, date, date, text)
+    atum.report_hours(double precision), atum.report_time_percentiles(bigint, text, date, date, bigint, text)
     TO atum_app;

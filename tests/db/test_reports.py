@@ -404,6 +404,23 @@ def test_response_time_histograms_match_the_tickets_minutes(db: Database, owner:
                 checked += 1
     assert checked == 30
 
+    # A team's figures come from its tickets' own minutes: exactly percentile_cont's.
+    support = known.teams["Support"]
+    owner.execute("UPDATE atum.tickets SET team_id = %s WHERE organization_id = %s AND subject LIKE 'Spread %%'"
+                  " AND id %% 3 = 0", [support, known.org])
+    owner.execute("SELECT atum.reports_fold()")
+    team = {r["priority"]: r for r in report(db, known.token, "response-times", team_id=str(support), **RANGE)["rows"]}
+    statement = sql.SQL(
+        "SELECT coalesce(f.priority::text, 'ALL'), count(*), percentile_cont(ARRAY[0.5, 0.9])"
+        " WITHIN GROUP (ORDER BY f.resolution_minutes) FROM atum_summary.ticket_facts f"
+        " WHERE f.organization_id = %s AND f.team_id = %s AND f.resolution_minutes IS NOT NULL"
+        "  AND f.resolved_on BETWEEN %s AND %s GROUP BY GROUPING SETS ((f.priority), ())")
+    expected = owner.execute(statement, [known.org, support, RANGE["from"], RANGE["to"]]).fetchall()
+    assert len(expected) >= 3 and expected[-1][0] == "ALL"  # priorities of the team's tickets, then ALL
+    for priority, count, (median, p90) in expected:
+        assert (team[priority]["resolved"], float(team[priority]["resolution_median_hours"]),
+                float(team[priority]["resolution_p90_hours"])) == (count, round(median / 60, 2), round(p90 / 60, 2))
+
     histogram = "SELECT measure, day, priority, minutes, tickets FROM atum_summary.time_buckets" \
                 " WHERE organization_id = %s AND tickets <> 0 ORDER BY 1, 2, 3, 4"
     folded = owner.execute(histogram, [known.org]).fetchall()
