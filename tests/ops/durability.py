@@ -18,7 +18,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from atumdesk import PROJECT_ROOT
 from atumdesk import settings as settings_mod
 from atumdesk.instance import Instance, pg_bindir
 from atumdesk.migrate import migrate
+from tests.serve import free_port
 from tests.support import Database
 
 #: Settings of the tests' cluster. synchronous_commit stays ON (the default, as in production): a
@@ -52,13 +52,6 @@ from tests.support import Database
 #: tests do not simulate (a killed PostgreSQL leaves its written WAL in the page cache).
 CLUSTER_SETTINGS = {"fsync": "off", "full_page_writes": "off", "max_connections": "50"}
 TEMPLATE = "atum_durability_template"
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:

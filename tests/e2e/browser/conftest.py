@@ -22,13 +22,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -43,6 +38,7 @@ from psycopg.conninfo import make_conninfo
 from atumdesk import PROJECT_ROOT
 from tests.api.client import PASSWORD, world
 from tests.e2e.browser.chromium import CHROMIUM, launch
+from tests.serve import ServeProcess as Server
 from tests.support import Database, Org
 
 WEB_DIST = Path(os.environ.get("ATUM_WEB_DIST") or PROJECT_ROOT / "web" / "dist")
@@ -81,53 +77,6 @@ def require(*, axe: bool = False) -> None:
         if required():
             pytest.fail(f"browser tests cannot run: {reason}", pytrace=False)
         pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """``atumdesk serve`` on a free local port in front of one database; its log is kept."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
-        self.log: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "atumdesk.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def wait_listening(self, timeout: float = 60) -> None:
-        """Until the server logs the address it listens on (aiohttp's "Running on …")."""
-        while True:
-            try:
-                line = self._lines.get(timeout=timeout)
-            except queue.Empty:
-                raise RuntimeError(f"the server did not start within {timeout} s:\n{''.join(self.log)}") from None
-            if line is None:
-                raise RuntimeError(f"the server ended early:\n{''.join(self.log)}")
-            self.log.append(line)
-            if f":{self.port}" in line:
-                return
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @dataclass
