@@ -149,6 +149,8 @@ class Hub:
         self.by_org: dict[int, set[Client]] = {}
         self.by_session: dict[str, int] = {}
         self.count = 0
+        self.empty = asyncio.Event()  # set while no socket is open (shutdown waits for it)
+        self.empty.set()
         self.listening = asyncio.Event()  # set while LISTEN is active (tests wait for it)
         self.closing = False
 
@@ -167,6 +169,7 @@ class Hub:
         self.by_org.setdefault(client.organization_id, set()).add(client)
         self.by_session[client.session_key] = self.by_session.get(client.session_key, 0) + 1
         self.count += 1
+        self.empty.clear()
 
     def remove(self, client: Client) -> None:
         """Forget a socket (it closed)."""
@@ -182,6 +185,8 @@ class Hub:
         else:
             del self.by_session[client.session_key]
         self.count -= 1
+        if not self.count:
+            self.empty.set()
 
     def clients(self) -> list[Client]:
         """Every open socket."""
@@ -281,8 +286,7 @@ class Hub:
             client.end(WSCloseCode.GOING_AWAY, "server shutting down")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                while self.count:
-                    await asyncio.sleep(0.05)
+                await self.empty.wait()
 
 
 HUB = web.AppKey("live_hub", Hub)
