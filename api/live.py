@@ -19,6 +19,12 @@ in whichever process) and a deactivated user or changed role are announced on th
 (``session.ended``, ``user.changed``), and every process closes the sockets concerned with 4401 at
 once.
 
+Only changes of organizations that some process has sockets for are announced: the LISTEN
+connection registers this process's organizations in ``atum.live_watchers`` (``api.live_watch``),
+and a new socket's handshake completes once its organization is registered, so it hears every
+change made after it opened. (A NOTIFY holds a cluster-wide lock from commit until the commit is
+on disk: announcements that nobody hears would make concurrent writers queue for nothing.)
+
 Clients refetch through the API what an event names; after anything that may have lost events
 (the LISTEN connection dropped and came back, a bulk change) they get ``{"kind": "resync"}``.
 """
@@ -65,6 +71,8 @@ class Limits:
     send_timeout: float = 10.0  # one message may wait this long for the client's TCP window
     reconnect_max_seconds: float = 30.0  # the longest pause between attempts to LISTEN again
     probe_seconds: float = 30.0  # how often a quiet LISTEN connection is checked for life
+    watch_seconds: float = 5.0  # how long a new socket waits for its organization to be registered
+    watch_poll_seconds: float = 0.05  # how soon the LISTEN loop notices a newly watched organization
 
 
 @dataclass(eq=False)
@@ -153,6 +161,12 @@ class Hub:
         self.empty.set()
         self.listening = asyncio.Event()  # set while LISTEN is active (tests wait for it)
         self.closing = False
+        # The organizations registered in atum.live_watchers for this process's LISTEN connection:
+        # only their changes are announced (sql/66_live.sql). watch_changed asks the LISTEN loop to
+        # register by_org's keys again; watch_synced is set (and replaced) after each registration.
+        self.watched: set[int] = set()
+        self.watch_changed = asyncio.Event()
+        self.watch_synced = asyncio.Event()
 
     # -- sockets ---------------------------------------------------------------------------------
     def admit(self, client: Client) -> None:
@@ -166,6 +180,8 @@ class Hub:
             raise Problem(429, f"at most {self.limits.per_session} live connections per session; close other tabs",
                           headers={"Retry-After": "30"})
         client.queue = asyncio.Queue(self.limits.queue_size)
+        if client.organization_id not in self.by_org:
+            self.watch_changed.set()
         self.by_org.setdefault(client.organization_id, set()).add(client)
         self.by_session[client.session_key] = self.by_session.get(client.session_key, 0) + 1
         self.count += 1
@@ -179,6 +195,7 @@ class Hub:
         clients.discard(client)
         if not clients:
             del self.by_org[client.organization_id]
+            self.watch_changed.set()
         left = self.by_session[client.session_key] - 1
         if left:
             self.by_session[client.session_key] = left
@@ -187,6 +204,25 @@ class Hub:
         self.count -= 1
         if not self.count:
             self.empty.set()
+
+    async def watch(self, organization_id: int) -> None:
+        """Wait (a while) until the organization is registered as watched by this process, so that
+        a socket opened after this hears of every later change. Without a LISTEN connection there
+        is nothing to wait for: the sockets get a resync when it is back."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.limits.watch_seconds):
+                while self.listening.is_set() and organization_id not in self.watched:
+                    self.watch_changed.set()
+                    await self.watch_synced.wait()
+
+    async def _register(self, conn: AsyncConnection[Any]) -> None:
+        """Register this process's organizations for the LISTEN connection, then wake the waiters."""
+        self.watch_changed.clear()
+        organizations = sorted(self.by_org)
+        await conn.execute(q("live_watch"), [organizations])
+        self.watched = set(organizations)
+        synced, self.watch_synced = self.watch_synced, asyncio.Event()
+        synced.set()
 
     def clients(self) -> list[Client]:
         """Every open socket."""
@@ -256,6 +292,7 @@ class Hub:
                 try:
                     async with conn:
                         await conn.execute("LISTEN atum_live")
+                        await self._register(conn)
                         self.listening.set()
                         delay = 0.5
                         self.resync_all()
@@ -266,17 +303,31 @@ class Hub:
                     log.warning("live updates: the LISTEN connection was lost (%s); reconnecting", exc)
                 finally:
                     self.listening.clear()
+                    self.watched = set()  # registered for the connection that is gone
+                    synced, self.watch_synced = self.watch_synced, asyncio.Event()
+                    synced.set()  # waiters see that nobody listens now and go on
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: no two processes in step
             delay = min(delay * 2, self.limits.reconnect_max_seconds)
 
     async def _receive(self, conn: AsyncConnection[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        heard_at = loop.time()
         while True:
-            async for notify in conn.notifies(timeout=self.limits.probe_seconds):
+            # Short rounds, so that a newly watched organization is registered within
+            # watch_poll_seconds (notifications that arrive in between wait in psycopg's backlog).
+            async for notify in conn.notifies(timeout=self.limits.watch_poll_seconds):
+                heard_at = loop.time()
                 self.dispatch(notify.payload)
-            # Quiet for a while: make sure the connection is alive (notifications that arrive
-            # meanwhile wait in psycopg's backlog for the next round).
-            async with asyncio.timeout(10):
-                await conn.execute("SELECT 1")
+                if self.watch_changed.is_set():
+                    break
+            if self.watch_changed.is_set():
+                await self._register(conn)
+                heard_at = loop.time()
+            elif loop.time() - heard_at > self.limits.probe_seconds:
+                # Quiet for a while: make sure the connection is alive.
+                async with asyncio.timeout(10):
+                    await conn.execute("SELECT 1")
+                heard_at = loop.time()
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Close every socket with 1001 (going away), and wait (a while) for them to be closed;
@@ -323,6 +374,7 @@ async def live(request: web.Request) -> web.StreamResponse:
                     organization_id=user["organization"]["id"], user_id=user["id"], role=user["role"])
     hub.admit(client)
     try:
+        await hub.watch(client.organization_id)  # from the handshake on, every change is heard
         await ws.prepare(request)  # a shutdown meanwhile has asked this client to end: it closes below
         helpers = [asyncio.create_task(_send(client, hub.limits)),
                    asyncio.create_task(_revalidate(request.app, client)),

@@ -266,3 +266,6 @@ SELECT api.report_list()
 
 -- report --
 SELECT api.report(%s, %s)
+
+-- live_watch --
+SELECT api.live_watch(%s)

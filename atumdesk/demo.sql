@@ -504,8 +504,7 @@ SELECT (SELECT count(*) FROM new_tickets) AS tickets, (SELECT count(*) FROM new_
 -- Fresh statistics right away, so that the first queries after a large load get good plans
 -- instead of waiting for autovacuum to notice.
 ANALYZE atum.organizations, atum.users, atum.teams, atum.team_members, atum.categories, atum.tags,
-        atum.tickets, atum.ticket_comments, atum.ticket_tags, atum.audit_log, atum.audit_heads,
-        atum.ticket_counters
+        atum.tickets, atum.ticket_comments, atum.ticket_tags, atum.audit_log, atum.audit_heads
 
 -- demo_counts --
 SELECT count(*) AS users

@@ -47,9 +47,12 @@ AS $$ BEGIN RETURN coalesce((SELECT c.is_staff FROM atum.request_context c), fal
 COMMENT ON FUNCTION atum.current_is_staff() IS 'True when the verified request context is an agent, manager or admin.';
 
 CREATE OR REPLACE FUNCTION atum_private.token_hash(p_token text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sha256(convert_to(p_token, 'UTF8')) $$;
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$
+    -- No SET clause, a qualified body, STABLE as convert_to is: inlined into its callers
+    -- (authentication runs it on every request) instead of being planned again on each call.
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(p_token, 'UTF8'))
+$$;
 COMMENT ON FUNCTION atum_private.token_hash(text) IS 'What is stored of a session or API token: its SHA-256.';
 
 CREATE OR REPLACE FUNCTION atum_private.token_new(p_kind text) RETURNS text
@@ -137,7 +140,7 @@ BEGIN
         RAISE EXCEPTION 'not signed in, or the session has ended'
             USING ERRCODE = 'AT401', HINT = 'Sign in again.';
     END IF;
-    -- Only this backend writes its row, so update-then-insert cannot race (no unique index needed).
+    -- Only this backend writes its row, so update-then-insert cannot race.
     UPDATE atum.request_contexts c
        SET transaction_started_at = transaction_timestamp(), organization_id = v_org, user_id = v_user_id,
            role = v_role, auth = v_auth

@@ -50,12 +50,19 @@ AS $$
 -- One audit row per position of the parallel arrays (organization, row key, ticket, old values,
 -- new values); p_old or p_new is NULL when the action has none. Arrays rather than one jsonb
 -- document: building and taking apart a large document cost more than the rest of the append.
+--
+-- Each organization has 16 chains (lanes); this backend appends to lane pid % 16 and locks that
+-- lane's head until commit, so every chain is in commit order while concurrent connections (which
+-- have different pids) seldom wait for each other. seq is taken after the lock: it increases
+-- along each chain.
 DECLARE
     v_ctx  record;
     v_org  bigint;
+    v_lane smallint := pg_backend_pid() % 16;
     v_head record;
     v_seq  bigint;
     v_hash bytea;
+    v_seqs bigint[];
 BEGIN
     IF cardinality(p_orgs) IS NULL OR cardinality(p_orgs) = 0 THEN
         RETURN;
@@ -66,36 +73,42 @@ BEGIN
         -- One row (most writes of the app): the same chain step without the set machinery, which
         -- costs several times more for a single row.
         v_org := p_orgs[1];
-        SELECT h.last_seq, h.last_hash INTO v_head FROM atum.audit_heads h WHERE h.organization_id = v_org FOR UPDATE;
+        SELECT h.last_hash INTO v_head FROM atum.audit_heads h
+         WHERE h.organization_id = v_org AND h.lane = v_lane FOR UPDATE;
         IF NOT FOUND THEN
-            INSERT INTO atum.audit_heads AS h (organization_id) VALUES (v_org)
-            ON CONFLICT (organization_id) DO UPDATE SET last_seq = h.last_seq
-            RETURNING h.last_seq, h.last_hash INTO v_head;
+            INSERT INTO atum.audit_heads AS h (organization_id, lane) VALUES (v_org, v_lane)
+            ON CONFLICT (organization_id, lane) DO UPDATE SET last_seq = h.last_seq
+            RETURNING h.last_hash INTO v_head;
         END IF;
-        v_seq := v_head.last_seq + 1;
+        v_seq := nextval('atum.audit_seq');
         v_hash := atum_private.hash_chain_step(v_head.last_hash, NULL, atum_private.audit_payload(
             v_org, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
             current_setting('application_name'), p_action, p_table_name, p_keys[1], p_tickets[1],
             p_old[1], p_new[1], txid_current()));
-        INSERT INTO atum.audit_log (organization_id, seq, occurred_at, actor_user_id, actor_role, db_role,
+        INSERT INTO atum.audit_log (organization_id, lane, seq, occurred_at, actor_user_id, actor_role, db_role,
                                     application, action, table_name, row_key, ticket_id, old_values,
                                     new_values, transaction_id, prev_hash, hash)
-        VALUES (v_org, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
+        VALUES (v_org, v_lane, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
                 current_setting('application_name'), p_action, p_table_name, p_keys[1], p_tickets[1],
                 p_old[1], p_new[1], txid_current(), v_head.last_hash, v_hash);
-        UPDATE atum.audit_heads h SET last_seq = v_seq, last_hash = v_hash WHERE h.organization_id = v_org;
+        UPDATE atum.audit_heads h SET last_seq = v_seq, last_hash = v_hash
+         WHERE h.organization_id = v_org AND h.lane = v_lane;
         RETURN;
     END IF;
 
-    -- Each organization's chain head is locked until commit, in a fixed order so that writers
-    -- touching several organizations cannot deadlock each other: rows chain in commit order.
-    INSERT INTO atum.audit_heads (organization_id)
-    SELECT DISTINCT o FROM unnest(p_orgs) AS o
-    ON CONFLICT (organization_id) DO NOTHING;
+    -- The lane heads of every organization involved are locked in a fixed order, so that writers
+    -- touching several organizations cannot deadlock each other.
+    INSERT INTO atum.audit_heads (organization_id, lane)
+    SELECT DISTINCT o, v_lane FROM unnest(p_orgs) AS o
+    ON CONFLICT (organization_id, lane) DO NOTHING;
     PERFORM 1 FROM atum.audit_heads h
-     WHERE h.organization_id = ANY (p_orgs)
+     WHERE h.organization_id = ANY (p_orgs) AND h.lane = v_lane
      ORDER BY h.organization_id
        FOR UPDATE;
+    -- The statement's seqs, sorted, are handed out in (organization, position) order: increasing
+    -- along each chain even when other writers draw from the sequence in between.
+    SELECT array_agg(n ORDER BY n) INTO v_seqs
+      FROM (SELECT nextval('atum.audit_seq') AS n FROM generate_series(1, cardinality(p_orgs))) AS drawn;
 
     WITH entries AS (
         SELECT x.organization_id, x.ord, x.row_key, x.ticket_id, x.old_values, x.new_values
@@ -103,8 +116,8 @@ BEGIN
                WITH ORDINALITY AS x (organization_id, row_key, ticket_id, old_values, new_values, ord)
     ), numbered AS (
         SELECT en.*, h.last_hash AS seed,
-               h.last_seq + row_number() OVER (PARTITION BY en.organization_id ORDER BY en.ord) AS seq
-          FROM entries en JOIN atum.audit_heads h USING (organization_id)
+               v_seqs[row_number() OVER (ORDER BY en.organization_id, en.ord)] AS seq
+          FROM entries en JOIN atum.audit_heads h ON h.organization_id = en.organization_id AND h.lane = v_lane
     ), hashed AS (
         SELECT n.*,
                atum_private.hash_chain(n.seed, atum_private.audit_payload(
@@ -114,10 +127,10 @@ BEGIN
                    OVER (PARTITION BY n.organization_id ORDER BY n.seq) AS hash
           FROM numbered n
     ), inserted AS (
-        INSERT INTO atum.audit_log (organization_id, seq, occurred_at, actor_user_id, actor_role, db_role,
+        INSERT INTO atum.audit_log (organization_id, lane, seq, occurred_at, actor_user_id, actor_role, db_role,
                                     application, action, table_name, row_key, ticket_id, old_values,
                                     new_values, transaction_id, prev_hash, hash)
-        SELECT hs.organization_id, hs.seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
+        SELECT hs.organization_id, v_lane, hs.seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
                current_setting('application_name'), p_action, p_table_name, hs.row_key, hs.ticket_id,
                hs.old_values, hs.new_values, txid_current(),
                coalesce(lag(hs.hash) OVER (PARTITION BY hs.organization_id ORDER BY hs.seq), hs.seed), hs.hash
@@ -128,7 +141,7 @@ BEGIN
        SET last_seq = last.seq, last_hash = last.hash
       FROM (SELECT DISTINCT ON (i.organization_id) i.organization_id, i.seq, i.hash
               FROM inserted i ORDER BY i.organization_id, i.seq DESC) AS last
-     WHERE h.organization_id = last.organization_id;
+     WHERE h.organization_id = last.organization_id AND h.lane = v_lane;
 END
 $$;
 COMMENT ON FUNCTION atum_private.audit_append(text, text, bigint[], jsonb[], bigint[], jsonb[], jsonb[]) IS 'Appends audit rows (one per array position) to their organizations'' hash chains. Owner only.';
@@ -368,33 +381,38 @@ RETURNS TABLE (seq bigint, problem text)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    -- Every row must hash to its stored hash, link to its predecessor, follow it without a gap,
-    -- and the last row must be the recorded head (so a removed tail is found too).
+    -- In each of the organization's chains (lanes): every row must hash to its stored hash and
+    -- link to its predecessor's hash, the first row to the zero hash (so removed rows are found at
+    -- the start, in the middle or, against the recorded head, at the end).
     WITH chain AS (
-        SELECT a.seq, a.hash, a.prev_hash,
+        SELECT a.lane, a.seq, a.hash, a.prev_hash,
                sha256(a.prev_hash || convert_to(atum_private.audit_payload(
                    a.organization_id, a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.db_role,
                    a.application, a.action, a.table_name, a.row_key, a.ticket_id, a.old_values,
                    a.new_values, a.transaction_id), 'UTF8')) AS recomputed,
-               lag(a.seq) OVER w AS before_seq, lag(a.hash) OVER w AS before_hash
+               lag(a.hash) OVER w AS before_hash,
+               row_number() OVER w = 1 AS is_first,
+               row_number() OVER (PARTITION BY a.lane ORDER BY a.seq DESC) = 1 AS is_last
           FROM atum.audit_log a
          WHERE a.organization_id = p_organization_id
-        WINDOW w AS (ORDER BY a.seq)
+        WINDOW w AS (PARTITION BY a.lane ORDER BY a.seq)
     ), head AS (
-        SELECT h.last_seq, h.last_hash FROM atum.audit_heads h WHERE h.organization_id = p_organization_id
+        SELECT h.lane, h.last_seq, h.last_hash FROM atum.audit_heads h WHERE h.organization_id = p_organization_id
     )
     SELECT c.seq, 'content does not match its hash (row edited)' FROM chain c WHERE c.recomputed <> c.hash
     UNION ALL
-    SELECT c.seq, format('row %s missing before this one (row removed)', c.before_seq + 1)
-      FROM chain c WHERE c.before_seq IS NOT NULL AND c.seq <> c.before_seq + 1
+    SELECT c.seq, 'does not link to the previous row''s hash (row removed or replaced before it)'
+      FROM chain c WHERE NOT c.is_first AND c.prev_hash <> c.before_hash
     UNION ALL
-    SELECT c.seq, 'does not link to the previous row''s hash (row replaced)'
-      FROM chain c WHERE c.before_seq IS NOT NULL AND c.seq = c.before_seq + 1 AND c.prev_hash <> c.before_hash
+    SELECT c.seq, 'the chain does not start here (rows removed at the start)'
+      FROM chain c WHERE c.is_first AND c.prev_hash <> decode(repeat('00', 32), 'hex')
     UNION ALL
     SELECT h.last_seq, 'the chain ends before its recorded head (rows removed at the end)'
-      FROM head h
-     WHERE h.last_seq > coalesce((SELECT max(c.seq) FROM chain c), 0)
-        OR h.last_hash <> coalesce((SELECT c.hash FROM chain c ORDER BY c.seq DESC LIMIT 1), h.last_hash)
+      FROM head h LEFT JOIN chain c ON c.lane = h.lane AND c.is_last
+     WHERE h.last_seq <> coalesce(c.seq, 0) OR h.last_hash <> coalesce(c.hash, decode(repeat('00', 32), 'hex'))
+    UNION ALL
+    SELECT c.seq, 'belongs to no chain head (rows added to an unknown lane)'
+      FROM chain c WHERE c.is_last AND NOT EXISTS (SELECT 1 FROM head h WHERE h.lane = c.lane)
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION atum.audit_verify(bigint) IS 'Checks an organization''s audit hash chain; returns one row per problem found (none: intact). Run as the owner or a reporting/auditor role.';

@@ -1,20 +1,43 @@
 -- Ticket numbering and bookkeeping columns.
 
+CREATE OR REPLACE FUNCTION atum_private.ticket_number_sequence(p_organization_id bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT 'atum_private.ticket_numbers_' OPERATOR(pg_catalog.||) p_organization_id::text $$;  -- no SET: inlined
+COMMENT ON FUNCTION atum_private.ticket_number_sequence(bigint) IS 'Name of the sequence that numbers an organization''s tickets.';
+
+CREATE OR REPLACE FUNCTION atum_private.tg_organizations_ticket_numbers() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- SECURITY DEFINER: the sequences are internal and owned by the owner, whoever adds the organization.
+-- No counterpart on DELETE: an organization's audit chain heads keep it from ever being removed.
+BEGIN
+    EXECUTE format('CREATE SEQUENCE %s AS integer MINVALUE 1', atum_private.ticket_number_sequence(NEW.id));
+    EXECUTE format('COMMENT ON SEQUENCE %s IS %L', atum_private.ticket_number_sequence(NEW.id),
+                   format('Ticket numbers of organization %s.', NEW.id));
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION atum_private.tg_organizations_ticket_numbers() IS 'Creates the ticket number sequence of a new organization.';
+
+DROP TRIGGER IF EXISTS _200_ticket_numbers ON atum.organizations;
+CREATE TRIGGER _200_ticket_numbers AFTER INSERT ON atum.organizations
+    FOR EACH ROW EXECUTE FUNCTION atum_private.tg_organizations_ticket_numbers();
+COMMENT ON TRIGGER _200_ticket_numbers ON atum.organizations IS 'Each organization numbers its tickets from a sequence of its own.';
+
 CREATE OR REPLACE FUNCTION atum_private.tg_tickets_number() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
--- SECURITY DEFINER: the counters are internal. Numbers are consecutive per organization; the
--- counter row is locked until commit, so concurrent creators in one organization queue briefly.
+-- SECURITY DEFINER: the sequences are internal. A sequence, not a counter row: a counter row stays
+-- locked until commit, which made every creation in an organization wait for the one before it.
+-- The price is a skipped number when a creation rolls back.
 BEGIN
-    INSERT INTO atum.ticket_counters AS c (organization_id, last_number)
-    VALUES (NEW.organization_id, 1)
-    ON CONFLICT (organization_id) DO UPDATE SET last_number = c.last_number + 1
-    RETURNING c.last_number INTO NEW.number;
+    NEW.number := nextval(atum_private.ticket_number_sequence(NEW.organization_id)::regclass);
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION atum_private.tg_tickets_number() IS 'Gives a new ticket the next number of its organization (ATUM-1, ATUM-2, ...).';
+COMMENT ON FUNCTION atum_private.tg_tickets_number() IS 'Gives a new ticket the next number of its organization (ATUM-1, ATUM-2, ...; a rolled-back creation skips one).';
 
 DROP TRIGGER IF EXISTS _100_number ON atum.tickets;
 CREATE TRIGGER _100_number BEFORE INSERT ON atum.tickets

@@ -207,5 +207,5 @@ CREATE POLICY audit_log_read ON atum.audit_log FOR SELECT TO atum_app
                 OR ((SELECT c.is_staff FROM atum.request_context c)
                     AND (ticket_id IS NOT NULL OR table_name = 'sla_events'))));
 
--- Internal tables (audit_heads, ticket_counters, request_contexts, jobs, cron_heartbeats, sla_timers, mail_sender_windows) deliberately have
+-- Internal tables (audit_heads, request_contexts, jobs, cron_heartbeats, sla_timers, mail_sender_windows) deliberately have
 -- no policy: with RLS forced, only BYPASSRLS roles (the owner, via SECURITY DEFINER) reach them.

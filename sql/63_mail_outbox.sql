@@ -62,11 +62,14 @@ $$;
 COMMENT ON FUNCTION atum_private.mail_ticket_context(atum.tickets) IS 'The organization and ticket part of a notification''s context (name, reference, subject, status, priority, requester''s name).';
 
 CREATE OR REPLACE FUNCTION atum_private.mail_actor() RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT atum_private.mail_user_json(u)
-      FROM atum.request_context c JOIN atum.users u ON u.organization_id = c.organization_id AND u.id = c.user_id
+BEGIN
+    -- PL/pgSQL keeps the plan for the session (every ticket change asks for it).
+    RETURN (SELECT atum_private.mail_user_json(u)
+              FROM atum.request_context c JOIN atum.users u ON u.organization_id = c.organization_id AND u.id = c.user_id);
+END
 $$;
 COMMENT ON FUNCTION atum_private.mail_actor() IS 'The signed-in user whose action a notification announces (NULL without a request context).';
 

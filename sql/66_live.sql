@@ -13,26 +13,48 @@
 -- PostgreSQL's notification queue (which every listener then has to read). NOTIFY is
 -- transactional: nothing is announced for a rolled-back change, and identical payloads of one
 -- transaction are sent once.
+--
+-- Only changes of organizations some HTTP process has sockets for are announced
+-- (atum.live_watchers, kept by each process's LISTEN connection through api.live_watch): a
+-- transaction that NOTIFYs takes a cluster-wide lock at commit and keeps it until the commit is on
+-- disk, so announcements nobody hears would make concurrent writers queue for nothing.
 
 CREATE OR REPLACE FUNCTION atum_private.live_row_limit() RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$ SELECT 500 $$;
+AS $$ SELECT 500 $$;  -- no SET clause: inlined
 COMMENT ON FUNCTION atum_private.live_row_limit() IS 'Most rows one statement announces one by one on atum_live; above it, one resync per organization.';
 
 CREATE OR REPLACE FUNCTION atum_private.live_event(
     p_kind text, p_organization_id bigint, p_ticket_id bigint, p_requester_id bigint,
     p_internal boolean DEFAULT NULL, p_status atum.ticket_status DEFAULT NULL
 ) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     -- jsonb_strip_nulls: absent keys rather than nulls (the client treats "status" as optional).
-    -- At most ~200 bytes, far below NOTIFY's 8000-byte payload limit.
-    SELECT jsonb_strip_nulls(jsonb_build_object(
+    -- At most ~200 bytes, far below NOTIFY's 8000-byte payload limit. No SET clause, a qualified
+    -- body, STABLE as jsonb_build_object is: inlined into the live triggers.
+    SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                'kind', p_kind, 'organization_id', p_organization_id, 'ticket_id', p_ticket_id,
                'requester_id', p_requester_id, 'internal', p_internal, 'status', p_status))::text
 $$;
+CREATE OR REPLACE FUNCTION api.live_watch(p_organization_ids bigint[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- SECURITY DEFINER: the table is internal. Called by an HTTP process's LISTEN connection with the
+-- organizations it now has sockets for; rows are keyed by that connection's backend, so they end
+-- with it (request_contexts_purge). Claiming organizations it has no socket for would only cost
+-- notifications the caller may hear anyway: every listener on atum_live hears every announcement.
+BEGIN
+    DELETE FROM atum.live_watchers w
+     WHERE w.listener_pid = pg_backend_pid() AND w.organization_id <> ALL (coalesce(p_organization_ids, '{}'));
+    INSERT INTO atum.live_watchers (organization_id, listener_pid)
+    SELECT DISTINCT o, pg_backend_pid() FROM unnest(p_organization_ids) AS o WHERE o IS NOT NULL
+    ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION api.live_watch(bigint[]) IS 'Registers the organizations the calling LISTEN connection''s process has live sockets for (replacing the previous set); only their changes are announced on atum_live.';
+
 COMMENT ON FUNCTION atum_private.live_event(text, bigint, bigint, bigint, boolean, atum.ticket_status) IS 'The payload of one live notification: {kind, organization_id, ticket_id, requester_id, internal?, status?} as JSON text. Ids and kinds only, never ticket content.';
 
 CREATE OR REPLACE FUNCTION atum_private.live_resync(p_organization_ids bigint[]) RETURNS void
@@ -41,6 +63,7 @@ CREATE OR REPLACE FUNCTION atum_private.live_resync(p_organization_ids bigint[])
 AS $$
     SELECT pg_notify('atum_live', jsonb_build_object('kind', 'resync', 'organization_id', o, 'ticket_id', 0)::text)
       FROM unnest(p_organization_ids) AS o
+     WHERE EXISTS (SELECT 1 FROM atum.live_watchers w WHERE w.organization_id = o)
 $$;
 COMMENT ON FUNCTION atum_private.live_resync(bigint[]) IS 'Tells the clients of each organization to refetch everything (after a change too big to announce row by row).';
 
@@ -51,6 +74,9 @@ AS $$
 -- SECURITY DEFINER: it reads only the transition tables, but for the same reason as the comment
 -- trigger below it must behave the same whoever changes the rows (app, worker, pg_cron, psql).
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM atum.live_watchers) THEN
+        RETURN NULL;  -- nobody has a live socket open: nothing to announce, no NOTIFY lock at commit
+    END IF;
     IF (SELECT count(*) FROM (SELECT 1 FROM new_rows LIMIT atum_private.live_row_limit() + 1) s)
        > atum_private.live_row_limit() THEN
         PERFORM atum_private.live_resync(array_agg(DISTINCT n.organization_id)) FROM new_rows n;
@@ -59,7 +85,8 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM pg_notify('atum_live', atum_private.live_event('ticket.created', n.organization_id, n.id,
                                                                n.requester_id, NULL, n.status))
-           FROM new_rows n;
+           FROM new_rows n
+          WHERE EXISTS (SELECT 1 FROM atum.live_watchers w WHERE w.organization_id = n.organization_id);
     ELSE
         -- Only changes a list or a ticket page shows as state: not timestamps, SLA bookkeeping or
         -- subject edits (those are seen on the next fetch).
@@ -68,7 +95,8 @@ BEGIN
            FROM new_rows n
            JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
           WHERE (n.status, n.assignee_id, n.priority, n.team_id)
-                IS DISTINCT FROM (o.status, o.assignee_id, o.priority, o.team_id);
+                IS DISTINCT FROM (o.status, o.assignee_id, o.priority, o.team_id)
+            AND EXISTS (SELECT 1 FROM atum.live_watchers w WHERE w.organization_id = n.organization_id);
     END IF;
     RETURN NULL;
 END
@@ -96,6 +124,9 @@ AS $$
 -- the writer may not see the ticket row (mail ingestion runs without a request context, where
 -- row-level security shows nothing).
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM atum.live_watchers) THEN
+        RETURN NULL;  -- nobody has a live socket open: nothing to announce, no NOTIFY lock at commit
+    END IF;
     IF (SELECT count(*) FROM (SELECT 1 FROM new_rows LIMIT atum_private.live_row_limit() + 1) s)
        > atum_private.live_row_limit() THEN
         PERFORM atum_private.live_resync(array_agg(DISTINCT n.organization_id)) FROM new_rows n;
@@ -104,7 +135,8 @@ BEGIN
     PERFORM pg_notify('atum_live', atum_private.live_event('comment.created', n.organization_id, n.ticket_id,
                                                            t.requester_id, n.is_internal, NULL))
        FROM new_rows n
-       JOIN atum.tickets t ON t.organization_id = n.organization_id AND t.id = n.ticket_id;
+       JOIN atum.tickets t ON t.organization_id = n.organization_id AND t.id = n.ticket_id
+      WHERE EXISTS (SELECT 1 FROM atum.live_watchers w WHERE w.organization_id = n.organization_id);
     RETURN NULL;
 END
 $$;
@@ -122,6 +154,9 @@ CREATE OR REPLACE FUNCTION atum_private.tg_sla_events__live() RETURNS trigger
 AS $$
 -- SECURITY DEFINER: the pg_cron sweep records these without a request context.
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM atum.live_watchers) THEN
+        RETURN NULL;  -- nobody has a live socket open: nothing to announce, no NOTIFY lock at commit
+    END IF;
     IF (SELECT count(*) FROM (SELECT 1 FROM new_rows LIMIT atum_private.live_row_limit() + 1) s)
        > atum_private.live_row_limit() THEN
         PERFORM atum_private.live_resync(array_agg(DISTINCT n.organization_id)) FROM new_rows n;
@@ -130,7 +165,8 @@ BEGIN
     PERFORM pg_notify('atum_live', atum_private.live_event('sla.event', n.organization_id, n.ticket_id,
                                                            t.requester_id, NULL, t.status))
        FROM new_rows n
-       JOIN atum.tickets t ON t.organization_id = n.organization_id AND t.id = n.ticket_id;
+       JOIN atum.tickets t ON t.organization_id = n.organization_id AND t.id = n.ticket_id
+      WHERE EXISTS (SELECT 1 FROM atum.live_watchers w WHERE w.organization_id = n.organization_id);
     RETURN NULL;
 END
 $$;
@@ -147,10 +183,14 @@ COMMENT ON TRIGGER _600_live ON atum.sla_events IS 'Live updates: sla.event (api
 -- deactivation or role change reaches none of them directly). Row-level: these are single-row
 -- changes, and the payload names a session by the SHA-256 the table keeps, never the token.
 CREATE OR REPLACE FUNCTION atum_private.tg_sessions__live() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+-- SECURITY DEFINER: the watcher table is internal, and the writer may be the app.
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM atum.live_watchers w WHERE w.organization_id = NEW.organization_id) THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_notify('atum_live', jsonb_build_object('kind', 'session.ended', 'organization_id', NEW.organization_id,
                                                       'session', encode(NEW.token_hash, 'hex'))::text);
     RETURN NULL;
@@ -165,10 +205,14 @@ CREATE TRIGGER _600_live AFTER UPDATE OF revoked_at ON atum.sessions
 COMMENT ON TRIGGER _600_live ON atum.sessions IS 'Live updates: session.ended, so every process closes the session''s sockets (api/live.py).';
 
 CREATE OR REPLACE FUNCTION atum_private.tg_users__live() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+-- SECURITY DEFINER: the watcher table is internal, and the writer may be the app.
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM atum.live_watchers w WHERE w.organization_id = NEW.organization_id) THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_notify('atum_live', jsonb_build_object('kind', 'user.changed', 'organization_id', NEW.organization_id,
                                                       'user_id', NEW.id)::text);
     RETURN NULL;

@@ -50,17 +50,26 @@ CREATE OR REPLACE FUNCTION atum.request_contexts_purge() RETURNS integer
     SET search_path = pg_catalog, pg_temp
 AS $$
     -- Rows of backends that are gone or idle: harmless (they never match a new transaction) but
-    -- clutter. A backend that is still there writes its row again at its next authentication.
+    -- clutter that every policy lookup would step over. A backend that is still there writes its
+    -- row again at its next authentication.
     WITH gone AS (
-        DELETE FROM atum.request_contexts c WHERE c.transaction_started_at < now() - interval '1 hour'
+        DELETE FROM atum.request_contexts c
+         WHERE c.transaction_started_at < now() - interval '1 hour'
+            OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.backend_pid)
         RETURNING 1
     ), visitors AS (  -- the same for anonymous knowledge base visitors (sql/72_kb.sql)
-        DELETE FROM atum.kb_visitor_contexts v WHERE v.transaction_started_at < now() - interval '1 hour'
+        DELETE FROM atum.kb_visitor_contexts v
+         WHERE v.transaction_started_at < now() - interval '1 hour'
+            OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = v.backend_pid)
+        RETURNING 1
+    ), watchers AS (  -- and live watchers whose LISTEN connection ended (sql/66_live.sql)
+        DELETE FROM atum.live_watchers w
+         WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.listener_pid)
         RETURNING 1
     )
-    SELECT ((SELECT count(*) FROM gone) + (SELECT count(*) FROM visitors))::integer
+    SELECT ((SELECT count(*) FROM gone) + (SELECT count(*) FROM visitors) + (SELECT count(*) FROM watchers))::integer
 $$;
-COMMENT ON FUNCTION atum.request_contexts_purge() IS 'Deletes request contexts and knowledge base visitor contexts older than an hour; returns how many.';
+COMMENT ON FUNCTION atum.request_contexts_purge() IS 'Deletes request contexts and knowledge base visitor contexts of ended backends or older than an hour, and live watchers of ended LISTEN connections; returns how many.';
 
 CREATE OR REPLACE FUNCTION atum.tickets_auto_close() RETURNS integer
     LANGUAGE sql VOLATILE
@@ -87,7 +96,7 @@ AS $$
     VALUES
         ('heartbeat',      '* * * * *',  'SELECT atum.cron_heartbeat(''heartbeat'')'),
         ('sessions-purge', '17 3 * * *', 'SELECT atum.sessions_purge()'),
-        ('request-contexts-purge', '*/15 * * * *', 'SELECT atum.request_contexts_purge()'),
+        ('request-contexts-purge', '* * * * *', 'SELECT atum.request_contexts_purge()'),
         ('sign-in-state-purge', '41 * * * *', 'SELECT atum.sign_in_state_purge()'),
         ('tickets-auto-close', '* * * * *', 'SELECT atum.tickets_auto_close()'),
         ('sla-sweep', '* * * * *', 'SELECT atum.sla_sweep()'),

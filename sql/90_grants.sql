@@ -51,7 +51,7 @@ GRANT EXECUTE ON FUNCTION
     atum.business_minutes_between(bigint, bigint, timestamptz, timestamptz),
     atum.business_time_add(bigint, bigint, timestamptz, numeric),
     atum.business_time_add_each(bigint, bigint, timestamptz, numeric[]),
-    api.authenticate(text), api.health(), api.live_identity(text),
+    api.authenticate(text), api.health(), api.live_identity(text), api.live_watch(bigint[]),
     api.ticket_transition(bigint, text, text), api.ticket_accept(bigint, text, bigint),
     atum.ticket_moves()
     TO atum_app;
@@ -72,7 +72,8 @@ GRANT EXECUTE ON FUNCTION
     atum.input_boolean(jsonb, text, boolean), atum.input_enum(jsonb, text, text[]),
     atum.input_limit(jsonb, integer, integer), atum.cursor_make(timestamptz, bigint), atum.cursor_read(jsonb),
     atum.page_json_by_time(jsonb[], integer),
-    atum.ticket_json(atum.tickets), atum.ticket_tags_json(bigint, bigint), atum.comment_json(atum.ticket_comments),
+    atum.ticket_json(atum.tickets), atum.ticket_list_json(atum.tickets, text), atum.ticket_prefix(bigint),
+    atum.ticket_tags_json(bigint, bigint), atum.comment_json(atum.ticket_comments),
     atum.require_staff(bigint, text), atum.require_ticket(bigint),
     atum.ticket_allowed_moves(atum.tickets), atum.ticket_sla_clocks(atum.tickets), atum.user_name(bigint, bigint),
     atum.minutes_within(tstzmultirange, timestamptz, timestamptz),
@@ -80,7 +81,8 @@ GRANT EXECUTE ON FUNCTION
     -- The queue's orders and clocks; ticket_due_key also runs on every ticket write (its index).
     atum.ticket_due_key(atum.ticket_status, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
     atum.ticket_list_match(atum.tickets, atum.ticket_status[], atum.ticket_priority, text, bigint, text, bigint, tsquery),
-    atum.ticket_has_tag(bigint, bigint, text), atum.ticket_list_clocks(atum.tickets[])
+    atum.ticket_has_tag(bigint, bigint, text), atum.ticket_list_clocks(atum.tickets[]),
+    atum.ticket_list_page(bigint, text, timestamptz, bigint, integer)
     TO atum_app;
 
 -- Reporting roles read the reporting views only. The views are security_invoker, so the tables

@@ -3,6 +3,7 @@ small world of two organizations with a row in every tenant table."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,3 +163,11 @@ def tenant_tables(conn: psycopg.Connection[Any]) -> list[str]:
 def org_column(table: str) -> str:
     """The column holding the organization: organizations is keyed by its own id."""
     return "id" if table == "organizations" else "organization_id"
+
+
+def wait_backend_gone(owner: psycopg.Connection[Any], pid: int) -> None:
+    """Wait for the event that a closed connection's backend has left pg_stat_activity."""
+    deadline = time.monotonic() + 30
+    while owner.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]:
+        assert time.monotonic() < deadline, f"backend {pid} did not go away"
+        owner.execute("SELECT pg_stat_clear_snapshot(), pg_sleep(0.02)")

@@ -274,3 +274,22 @@ def test_shutting_down_closes_sockets_as_going_away(db: Database) -> None:
             await client.close()
 
     asyncio.run(run())
+
+
+def test_only_organizations_with_open_sockets_are_registered(db: Database) -> None:
+    alpha, _ = world(db)
+    registered = "SELECT coalesce(array_agg(organization_id ORDER BY organization_id), '{}') FROM atum.live_watchers"
+
+    async def scenario(api: Api, app: web.Application) -> None:
+        hub = app[live.HUB]
+        assert owner_query(db, registered) == [([],)]
+        manager = await socket(api, alpha.tokens["manager"])
+        # The handshake completes once the organization is registered: nothing to wait for.
+        assert owner_query(db, registered) == [([alpha.id],)]
+        await manager.close()
+        async with asyncio.timeout(DEADLINE):
+            while hub.watched:  # the last socket of the organization closed
+                await hub.watch_synced.wait()
+        assert owner_query(db, registered) == [([],)]
+
+    serve(db, scenario)

@@ -99,9 +99,7 @@ UPDATE atum.tickets t SET resolved_at = least(t.resolved_at, now()), first_respo
                           closed_at = least(t.closed_at, now()), paused_at = least(t.paused_at, now())
   FROM bench_reports.subject s
  WHERE t.organization_id = s.organization_id AND (t.resolved_at > now() OR t.first_responded_at > now() OR t.closed_at > now());
-INSERT INTO atum.ticket_counters (organization_id, last_number)
-SELECT s.organization_id, %(tickets)s FROM bench_reports.subject s
-ON CONFLICT (organization_id) DO UPDATE SET last_number = excluded.last_number;
+SELECT setval(atum_private.ticket_number_sequence(s.organization_id)::regclass, %(tickets)s) FROM bench_reports.subject s;
 ALTER TABLE atum.tickets ENABLE TRIGGER USER;
 ALTER TABLE atum.sla_events DISABLE TRIGGER USER;
 INSERT INTO atum.sla_events (organization_id, ticket_id, clock, kind, due_at, recorded_at)

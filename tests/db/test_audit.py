@@ -86,7 +86,10 @@ def test_bulk_changes_are_one_entry_per_row_in_one_chain(owner: psycopg.Connecti
                   [org.id])
     entries = audit(owner, "organization_id = %s", [org.id])
     assert len(entries) == before + 250
-    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    added = entries[before:]
+    assert len({e["lane"] for e in added}) == 1, "one statement appends to one chain"
+    assert [e["seq"] for e in added] == sorted({e["seq"] for e in added}), "seq increases along the chain"
+    assert [e["prev_hash"] for e in added[1:]] == [e["hash"] for e in added[:-1]]
     assert problems(owner, org.id) == []
 
 
@@ -126,7 +129,9 @@ def test_even_the_owner_cannot_alter_it_without_the_maintenance_path(owner: psyc
      " WHERE organization_id = %(org)s AND table_name = 'tickets' AND action = 'INSERT' AND seq = %(seq)s",
      "content does not match its hash (row edited)"),
     ("DELETE FROM atum.audit_log WHERE organization_id = %(org)s AND seq = %(seq)s",
-     "row {seq} missing before this one (row removed)"),
+     "does not link to the previous row's hash (row removed or replaced before it)"),
+    ("DELETE FROM atum.audit_log WHERE organization_id = %(org)s AND seq = (SELECT min(seq) FROM atum.audit_log"
+     " WHERE organization_id = %(org)s)", "the chain does not start here (rows removed at the start)"),
     ("DELETE FROM atum.audit_log WHERE organization_id = %(org)s AND seq = (SELECT max(seq) FROM atum.audit_log"
      " WHERE organization_id = %(org)s)", "the chain ends before its recorded head (rows removed at the end)"),
 ])
@@ -151,7 +156,12 @@ def test_a_forged_row_with_a_recomputed_hash_still_breaks_the_link(owner: psycop
                    a.occurred_at, a.actor_user_id, a.actor_role, a.db_role, a.application, a.action, a.table_name,
                    a.row_key, a.ticket_id, a.old_values, '{}', a.transaction_id), 'UTF8'))
          WHERE organization_id = %s AND seq = %s""", [org.id, seq])
-    assert problems(owner, org.id) == [(seq + 1, "does not link to the previous row's hash (row replaced)")]
+    following = owner.execute("""
+        SELECT min(a.seq) FROM atum.audit_log a JOIN atum.audit_log e USING (organization_id, lane)
+         WHERE a.organization_id = %s AND e.seq = %s AND a.seq > e.seq""", [org.id, seq]).fetchone()[0]
+    assert following is not None
+    assert problems(owner, org.id) == [(following, "does not link to the previous row's hash "
+                                                   "(row removed or replaced before it)")]
 
 
 def test_concurrent_writers_in_one_organization_keep_a_valid_chain(db: Database, owner: psycopg.Connection,

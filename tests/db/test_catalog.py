@@ -69,7 +69,7 @@ def test_internal_tables_are_unreachable_for_the_app_and_reporting_roles(owner: 
     internal = [r[0] for r in rows(owner, "SELECT relname FROM pg_class"
                                           " WHERE relnamespace = 'atum'::regnamespace AND relkind = 'r'")
                 if r[0] not in tenant]
-    assert {"audit_heads", "request_contexts", "ticket_counters", "jobs"} <= set(internal)
+    assert {"audit_heads", "request_contexts", "jobs"} <= set(internal)
     for table in internal:
         for role in ("atum_app", "atum_reporting"):
             granted = owner.execute(

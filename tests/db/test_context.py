@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.support import Database, Org, build_org
+from tests.support import Database, Org, build_org, wait_backend_gone
 
 
 @pytest.fixture
@@ -90,10 +90,27 @@ def test_policies_evaluate_the_context_once_per_statement_not_per_row(db: Databa
     owner.execute("INSERT INTO atum.tickets (organization_id, subject, requester_id)"
                   " SELECT %s, 'Ticket ' || g, %s FROM generate_series(1, 500) g", [org.id, org.users["customer"]])
     with db.acting_as(org.tokens["customer"]) as conn:
-        # Scans of the (index-less) context table in this transaction so far.
-        lookups = "SELECT pg_stat_get_xact_numscans('atum.request_contexts'::regclass) AS n"
+        # Scans of the context table (sequential or through its key) in this transaction so far.
+        lookups = ("SELECT pg_stat_get_xact_numscans('atum.request_contexts'::regclass)"
+                   " + pg_stat_get_xact_numscans('atum.request_contexts_pkey'::regclass) AS n")
         before = conn.execute(lookups).fetchone()["n"]
         visible = conn.execute("SELECT count(*) AS n FROM atum.tickets").fetchone()["n"]
         after = conn.execute(lookups).fetchone()["n"]
     assert visible == 501
     assert 1 <= after - before <= 4, f"context looked up {after - before} times for 502 rows"
+
+
+def test_contexts_of_ended_backends_are_purged_and_live_ones_kept(db: Database, owner: psycopg.Connection,
+                                                                  org: Org) -> None:
+    owner.commit()
+    with db.connect("atum_app") as ended:
+        ended.execute("SELECT api.authenticate(%s)", [org.tokens["agent"]])
+        ended.commit()
+        ended_pid = ended.info.backend_pid
+    with db.connect("atum_app") as live:
+        live.execute("SELECT api.authenticate(%s)", [org.tokens["agent"]])
+        live.commit()
+        wait_backend_gone(owner, ended_pid)
+        assert owner.execute("SELECT atum.request_contexts_purge()").fetchone()[0] >= 1
+        left = {r[0] for r in owner.execute("SELECT backend_pid FROM atum.request_contexts")}
+        assert live.info.backend_pid in left and ended_pid not in left

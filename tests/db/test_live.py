@@ -1,6 +1,7 @@
 """The live-update triggers (sql/66_live.sql) as a listener on atum_live hears them: one event per
 changed row with ids only, nothing for changes no screen shows, one resync per organization for
-a bulk statement, and nothing for a rolled-back change. The HTTP side is tests/api/test_live.py."""
+a bulk statement, nothing for a rolled-back change, and nothing for organizations no listener
+has registered. The HTTP side is tests/api/test_live.py."""
 
 from __future__ import annotations
 
@@ -11,13 +12,19 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.support import Database, Org, build_org
+from tests.support import Database, Org, build_org, wait_backend_gone
+
+
+def watch(listener: psycopg.Connection[Any], *organization_ids: int) -> None:
+    """Register the organizations the listener's process has sockets for, as the HTTP hub does."""
+    listener.execute("SELECT api.live_watch(%s)", [list(organization_ids)])
 
 
 @pytest.fixture
-def listener(db: Database) -> Iterator[psycopg.Connection[Any]]:
+def listener(db: Database, org: Org) -> Iterator[psycopg.Connection[Any]]:
     with db.connect("atum_app", autocommit=True) as conn:
         conn.execute("LISTEN atum_live")
+        watch(conn, org.id)
         yield conn
 
 
@@ -56,6 +63,7 @@ def test_changes_are_announced_with_ids_only(owner: psycopg.Connection[Any], lis
 def test_a_bulk_statement_asks_each_organization_to_resync(owner: psycopg.Connection[Any],
                                                            listener: psycopg.Connection[Any], org: Org) -> None:
     other = build_org(owner, "other")
+    watch(listener, org.id, other.id)
     heard(listener)
     owner.execute("INSERT INTO atum.tickets (organization_id, subject, description, requester_id)"
                   " SELECT o, 'Bulk ' || g, 'x', CASE o WHEN %s THEN %s ELSE %s END"
@@ -73,3 +81,28 @@ def test_a_rolled_back_change_is_not_announced(db: Database, listener: psycopg.C
                      " VALUES (%s, 'Never mind', 'x', %s)", [org.id, org.users["customer"]])
         conn.rollback()
     assert heard(listener) == []
+
+
+def test_organizations_nobody_watches_are_not_announced(db: Database, owner: psycopg.Connection[Any],
+                                                        listener: psycopg.Connection[Any], org: Org) -> None:
+    other = build_org(owner, "other")
+    heard(listener)
+    insert = ("INSERT INTO atum.tickets (organization_id, subject, description, requester_id)"
+              " VALUES (%s, 'Printer jammed', 'x', %s) RETURNING id")
+    owner.execute(insert, [other.id, other.users["customer"]])
+    watched = owner.execute(insert, [org.id, org.users["customer"]]).fetchone()[0]
+    assert [(e["organization_id"], e["ticket_id"]) for e in heard(listener)] == [(org.id, watched)]
+    watch(listener)  # the last socket of the organization closed
+    owner.execute(insert, [org.id, org.users["customer"]])
+    assert heard(listener) == []
+
+
+def test_a_listener_that_ended_is_forgotten(db: Database, owner: psycopg.Connection[Any], org: Org) -> None:
+    with db.connect("atum_app", autocommit=True) as gone:
+        watch(gone, org.id)
+        pid = gone.info.backend_pid
+    wait_backend_gone(owner, pid)
+    registered = "SELECT count(*) FROM atum.live_watchers WHERE listener_pid = %s"
+    assert owner.execute(registered, [pid]).fetchone()[0] == 1
+    owner.execute("SELECT atum.request_contexts_purge()")
+    assert owner.execute(registered, [pid]).fetchone()[0] == 0

@@ -4,7 +4,6 @@ recovery of the jobs of a worker whose session died, and retention."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -15,7 +14,7 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from tests.support import Database
+from tests.support import Database, wait_backend_gone
 
 KIND = "test.effect"
 
@@ -54,11 +53,7 @@ def make_due(owner: psycopg.Connection, job_id: int) -> None:
 
 def wait_until_gone(owner: psycopg.Connection, worker_id: str) -> None:
     """The event: the closed session's backend has left pg_stat_activity."""
-    pid = int(worker_id.rsplit("/", 1)[1].split("@")[0])
-    deadline = time.monotonic() + 30
-    while owner.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]:
-        assert time.monotonic() < deadline, "the closed session's backend did not go away"
-        owner.execute("SELECT pg_stat_clear_snapshot(), pg_sleep(0.02)")
+    wait_backend_gone(owner, int(worker_id.rsplit("/", 1)[1].split("@")[0]))
 
 
 def test_a_queued_job_wakes_the_workers_and_a_dedupe_key_holds_while_the_job_is_pending(

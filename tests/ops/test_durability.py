@@ -97,16 +97,17 @@ def test_tickets_answered_201_survive_a_killed_server_and_postgresql_restarts_ex
         servers[0].wait_listening()
         load.start()
 
-        # kill -9 while requests are inside PostgreSQL: the organization's ticket counter is locked, so
-        # every client's transaction waits there with its whole pipeline (up to COMMIT) already sent.
+        # kill -9 while requests are inside PostgreSQL: the organization's row is locked, so every
+        # client's transaction waits at the ticket's foreign key check, with its whole pipeline (up
+        # to COMMIT) already sent.
         # Released after the kill, they commit with nobody left to answer: only the Idempotency-Key
         # tells the clients' retries from new requests. Then a new server on the same address (what
         # systemd's Restart= does).
         load.wait_answers(PHASE)
         with db.connect("atum_owner") as holder, db.connect("postgres", autocommit=True) as admin:
-            holder.execute("SELECT 1 FROM atum.ticket_counters WHERE organization_id = %s FOR UPDATE", [org.id])
+            holder.execute("SELECT 1 FROM atum.organizations WHERE id = %s FOR UPDATE", [org.id])
             held = wait_until(lambda: (n := _waiting_on_a_lock(admin)) >= load.clients and n,
-                              "every client's request to wait for the ticket counter")
+                              "every client's request to wait for the organization's row")
             servers[0].kill9()
             killed_at = time.monotonic()
             holder.rollback()
