@@ -215,12 +215,18 @@ class Hub:
                     self.watch_changed.set()
                     await self.watch_synced.wait()
 
-    async def _register(self, conn: AsyncConnection[Any]) -> None:
-        """Register this process's organizations for the LISTEN connection, then wake the waiters."""
+    async def _register(self, conn: AsyncConnection[Any], *, announce: bool = True) -> None:
+        """Register this process's organizations for the LISTEN connection, then wake the waiters.
+        The sockets of a newly registered organization get a resync: until now nothing of it was
+        announced, so whatever changed since they loaded their data went unheard."""
         self.watch_changed.clear()
         organizations = sorted(self.by_org)
         await conn.execute(q("live_watch"), [organizations])
+        added = set(organizations) - self.watched
         self.watched = set(organizations)
+        if announce:
+            for organization_id in added:
+                self.resync(organization_id)
         synced, self.watch_synced = self.watch_synced, asyncio.Event()
         synced.set()
 
@@ -268,12 +274,16 @@ class Hub:
                 customer_message = customer_message or _for_client(event, staff=False)
                 client.offer(customer_message)
 
+    def resync(self, organization_id: int) -> None:
+        """Tell the organization's sockets to refetch (events may have been missed)."""
+        message = json.dumps({"kind": "resync", "organization_id": organization_id, "ticket_id": 0})
+        for client in list(self.by_org.get(organization_id, ())):
+            client.offer(message)
+
     def resync_all(self) -> None:
         """Tell every socket to refetch (events may have been missed)."""
-        for organization_id, clients in self.by_org.items():
-            message = json.dumps({"kind": "resync", "organization_id": organization_id, "ticket_id": 0})
-            for client in list(clients):
-                client.offer(message)
+        for organization_id in list(self.by_org):
+            self.resync(organization_id)
 
     async def listen(self, database_url: str) -> None:
         """LISTEN on the channel for as long as the process runs; after the connection is lost,
@@ -292,7 +302,7 @@ class Hub:
                 try:
                     async with conn:
                         await conn.execute("LISTEN atum_live")
-                        await self._register(conn)
+                        await self._register(conn, announce=False)  # resync_all follows
                         self.listening.set()
                         delay = 0.5
                         self.resync_all()

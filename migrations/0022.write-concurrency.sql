@@ -90,3 +90,16 @@ COMMENT ON COLUMN atum.live_watchers.since IS 'When the process registered it.';
 -- api.ticket_list returns json instead of jsonb (sql/55_api_tickets.sql): a page is built and
 -- sent as text in about half the time. CREATE OR REPLACE cannot change a result type.
 DROP FUNCTION IF EXISTS api.ticket_list(jsonb);
+
+-- SLA events ---------------------------------------------------------------------------------
+-- The foreign key to tickets checked every recorded event with a locking lookup of its ticket:
+-- when 10,000 thresholds pass in one sweep, 10,000 row locks on tickets, a fifth of the sweep.
+-- Events are written only by the SLA engine (atum_private.sla_record, SECURITY DEFINER; the app
+-- may only read them), from timers whose own foreign key to tickets is checked when they are
+-- armed, one ticket change at a time. Deleting a ticket deletes its events through a trigger
+-- (sql/47_sla_sweep.sql), as ON DELETE CASCADE did; its timers too.
+ALTER TABLE atum.sla_events DROP CONSTRAINT sla_events_organization_id_ticket_id_fkey;
+-- The same for the internal timers, armed by the engine's triggers from the ticket rows they are
+-- fired for (four foreign-key lookups of the ticket just written, on every acceptance).
+ALTER TABLE atum.sla_timers DROP CONSTRAINT sla_timers_organization_id_ticket_id_fkey;
+COMMENT ON COLUMN atum.sla_events.ticket_id IS 'The ticket (recorded by the SLA engine from the ticket''s timers; deleted with the ticket by a trigger).';

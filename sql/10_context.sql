@@ -104,10 +104,11 @@ DECLARE
     v_role atum.user_role;
     v_auth text;
     v_user jsonb;
+    v_seen timestamptz;
 BEGIN
     IF p_token LIKE 'atum\_s\_%' THEN
-        SELECT s.organization_id, s.user_id, u.role, 's' || s.id
-          INTO v_org, v_user_id, v_role, v_auth
+        SELECT s.organization_id, s.user_id, u.role, 's' || s.id, s.last_seen_at
+          INTO v_org, v_user_id, v_role, v_auth, v_seen
           FROM atum.sessions s
           JOIN atum.users u ON u.organization_id = s.organization_id AND u.id = s.user_id
          WHERE s.token_hash = v_hash
@@ -115,22 +116,24 @@ BEGIN
            AND s.expires_at > now()
            AND s.last_seen_at + s.idle_timeout > now()
            AND u.is_active;
-        IF FOUND THEN
+        -- At most once a minute, and only then: an UPDATE that changes no row still runs the
+        -- table's statement triggers (the audit's among them) on every request.
+        IF FOUND AND v_seen < now() - interval '1 minute' THEN
             UPDATE atum.sessions s SET last_seen_at = now()
              WHERE s.organization_id = v_org AND s.id = substr(v_auth, 2)::bigint
                AND s.last_seen_at < now() - interval '1 minute';
         END IF;
     ELSIF p_token LIKE 'atum\_t\_%' THEN
         -- An API token acts with its own role or the user's, whichever is lower.
-        SELECT t.organization_id, t.user_id, LEAST(t.role, u.role), 't' || t.id
-          INTO v_org, v_user_id, v_role, v_auth
+        SELECT t.organization_id, t.user_id, LEAST(t.role, u.role), 't' || t.id, t.last_used_at
+          INTO v_org, v_user_id, v_role, v_auth, v_seen
           FROM atum.api_tokens t
           JOIN atum.users u ON u.organization_id = t.organization_id AND u.id = t.user_id
          WHERE t.token_hash = v_hash
            AND t.revoked_at IS NULL
            AND (t.expires_at IS NULL OR t.expires_at > now())
            AND u.is_active;
-        IF FOUND THEN
+        IF FOUND AND (v_seen IS NULL OR v_seen < now() - interval '1 minute') THEN
             UPDATE atum.api_tokens t SET last_used_at = now()
              WHERE t.organization_id = v_org AND t.id = substr(v_auth, 2)::bigint
                AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute');

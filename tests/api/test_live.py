@@ -40,6 +40,16 @@ async def until(ws: aiohttp.ClientWebSocketResponse, wanted: Callable[[dict[str,
                 return seen
 
 
+async def ended(ws: aiohttp.ClientWebSocketResponse, timeout: float = DEADLINE) -> aiohttp.WSMessage:
+    """The message that ends the socket, past any events before it (an organization's first
+    socket in a process is told to resync once the organization is registered)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.receive()
+            if message.type != WSMsgType.TEXT:
+                return message
+
+
 def event(kind: str, ticket_id: int) -> Callable[[dict[str, Any]], bool]:
     return lambda e: e["kind"] == kind and e["ticket_id"] == ticket_id
 
@@ -125,7 +135,8 @@ def test_each_tab_hears_what_its_user_may_see(db: Database) -> None:
         beta_ticket = await ticket(api, beta, "customer", "Beta's problem")
         heard_elsewhere = await until(elsewhere, event("ticket.created", beta_ticket))
         assert {e["organization_id"] for e in heard_elsewhere} == {beta.id}, "another organization hears nothing"
-        assert [e["ticket_id"] for e in heard_elsewhere] == [beta_ticket]
+        # (The first socket of an organization in a process is told to resync once it is registered.)
+        assert [e["ticket_id"] for e in heard_elsewhere if e["kind"] != "resync"] == [beta_ticket]
 
         for ws in (manager, customer, other_customer, elsewhere):
             await ws.close()
@@ -158,8 +169,7 @@ def test_no_socket_without_a_session_or_from_another_site(db: Database) -> None:
 
         # Signing out ends the socket at the next session check.
         assert (await api.call("POST", "/api/v1/auth/logout", browser=True)).status == 200
-        async with asyncio.timeout(DEADLINE):
-            message = await ws.receive()
+        message = await ended(ws)
         assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
         assert ws.close_code == live.SESSION_ENDED
 
@@ -178,8 +188,7 @@ def test_signing_out_closes_the_sessions_sockets_at_once(db: Database) -> None:
         # The periodic check is an hour away: only the sign-out itself can close the tabs.
         assert (await api.call("POST", "/api/v1/auth/logout", browser=True)).status == 200
         for ws in tabs:
-            async with asyncio.timeout(2.0):
-                message = await ws.receive()
+            message = await ended(ws, 2.0)
             assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), message
             assert ws.close_code == live.SESSION_ENDED
 
@@ -204,8 +213,7 @@ def test_sessions_ended_elsewhere_close_their_sockets_at_once(db: Database) -> N
                         " WHERE token_hash = atum_private.token_hash(%s)", [alpha.tokens["agent"]])
         owner_query(db, "UPDATE atum.users SET is_active = false WHERE id = %s", [alpha.users["manager"]])
         for ws in (agent, manager):
-            async with asyncio.timeout(5.0):
-                message = await ws.receive()
+            message = await ended(ws, 5.0)
             assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), message
             assert ws.close_code == live.SESSION_ENDED
 
@@ -241,6 +249,8 @@ def test_events_resume_after_the_database_drops_the_listen_connection(db: Databa
 
     async def scenario(api: Api, app: web.Application) -> None:
         manager = await socket(api, alpha.tokens["manager"])
+        # The organization's first socket in this process: told to refetch once it is registered.
+        await until(manager, lambda e: e["kind"] == "resync")
         with db.connect("postgres", autocommit=True) as superuser:
             killed = superuser.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                                        " WHERE application_name = 'atumdesk-live' AND datname = current_database()"
@@ -267,8 +277,7 @@ def test_shutting_down_closes_sockets_as_going_away(db: Database) -> None:
                 await app[live.HUB].listening.wait()
             ws = await client.ws_connect("/api/v1/live", headers={"Authorization": f"Bearer {alpha.tokens['agent']}"})
             # The server stops (on_shutdown first), the client side stays open to see how.
-            async with asyncio.timeout(DEADLINE):
-                _, message = await asyncio.gather(client.server.close(), ws.receive())
+            _, message = await asyncio.gather(client.server.close(), ended(ws))
             assert (message.type, ws.close_code) == (WSMsgType.CLOSE, aiohttp.WSCloseCode.GOING_AWAY), message
         finally:
             await client.close()

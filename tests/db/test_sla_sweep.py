@@ -344,3 +344,14 @@ def test_the_app_cannot_set_warning_times(db: Database, org: Org) -> None:
         conn.execute("INSERT INTO atum.tickets (organization_id, subject, requester_id, first_response_warn_at)"
                      " VALUES (%s, 'x', %s, now())", [org.id, org.users["customer"]])
     assert err.value.sqlstate == "AT422"
+
+
+def test_a_deleted_ticket_takes_its_events_and_timers_along(db: Database, owner: psycopg.Connection,
+                                                            org: Org) -> None:
+    ticket_id = accepted(db, owner, org)
+    owner.execute("INSERT INTO atum.sla_events (organization_id, ticket_id, clock, kind, due_at)"
+                  " VALUES (%s, %s, 'first_response', 'warning', now())", [org.id, ticket_id])
+    assert timers(owner, ticket_id)
+    owner.execute("DELETE FROM atum.tickets WHERE organization_id = %s AND id = %s", [org.id, ticket_id])
+    assert timers(owner, ticket_id) == {}
+    assert owner.execute("SELECT count(*) FROM atum.sla_events WHERE ticket_id = %s", [ticket_id]).fetchone() == (0,)
