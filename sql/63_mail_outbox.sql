@@ -117,6 +117,11 @@ BEGIN
                    OR (n.status = 'RESOLVED' AND o.status <> 'RESOLVED' AND n.requester_id <> v_actor_id)) THEN
             RETURN NULL;  -- system changes (imports, pg_cron, psql) notify nobody either
         END IF;
+    ELSIF (v_actor_id IS NULL AND NOT v_mail) OR (v_actor_id IS NOT NULL AND v_role IS DISTINCT FROM 'customer') THEN
+        -- New tickets are acknowledged only to a customer opening their own, or to a sender by
+        -- mail: staff and imports stop here, before an INSERT of nothing would still run the
+        -- outbox's statement triggers (its audit among them).
+        RETURN NULL;
     END IF;
     IF v_actor_id IS NOT NULL THEN
         v_actor := atum_private.mail_actor();
