@@ -28,6 +28,27 @@ END
 $$;
 COMMENT ON FUNCTION atum.require_role(atum.user_role, text) IS 'Raises AT403 ("only admins <p_what>") unless the caller''s role is p_role or higher (agent: any staff).';
 
+CREATE OR REPLACE FUNCTION atum.row_delete(p_table regclass, p_id bigint, p_what text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+-- The delete routes' common core: the row of the caller's organization with this id, under the
+-- caller's rights (RLS applies); AT404 "no <p_what> <id>" when there is none. Callers check the
+-- role first and may catch what the delete raises (a foreign key still naming the row).
+DECLARE
+    v_id bigint;
+BEGIN
+    EXECUTE format('DELETE FROM %s t WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c)'
+                   ' AND t.id = $1 RETURNING t.id', p_table)
+       INTO v_id USING p_id;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION 'no % %', p_what, p_id USING ERRCODE = 'AT404', COLUMN = 'id';
+    END IF;
+    RETURN jsonb_build_object('id', v_id, 'deleted', true);
+END
+$$;
+COMMENT ON FUNCTION atum.row_delete(regclass, bigint, text) IS 'Deletes the caller''s organization''s row of a table by id (AT404 naming p_what when there is none); returns {"id", "deleted": true}.';
+
 CREATE OR REPLACE FUNCTION atum.input_integer(p_input jsonb, p_field text, p_required boolean DEFAULT false)
 RETURNS integer
     LANGUAGE plpgsql IMMUTABLE
@@ -497,12 +518,7 @@ DECLARE
     v_table text;
 BEGIN
     PERFORM atum.require_role('admin', 'change teams');
-    DELETE FROM atum.teams t
-     WHERE t.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND t.id = p_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no team %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
-    END IF;
-    RETURN jsonb_build_object('id', p_id, 'deleted', true);
+    RETURN atum.row_delete('atum.teams', p_id, 'team');
 EXCEPTION WHEN foreign_key_violation THEN
     GET STACKED DIAGNOSTICS v_table = TABLE_NAME;
     RAISE EXCEPTION 'team % is still used by %', p_id, replace(v_table, '_', ' ')
@@ -712,12 +728,7 @@ DECLARE
     v_table text;
 BEGIN
     PERFORM atum.require_role('admin', 'change categories');
-    DELETE FROM atum.categories c
-     WHERE c.organization_id = (SELECT x.organization_id FROM atum.request_context x) AND c.id = p_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no category %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
-    END IF;
-    RETURN jsonb_build_object('id', p_id, 'deleted', true);
+    RETURN atum.row_delete('atum.categories', p_id, 'category');
 EXCEPTION WHEN foreign_key_violation THEN
     GET STACKED DIAGNOSTICS v_table = TABLE_NAME;
     RAISE EXCEPTION 'category % is still used by %', p_id, replace(v_table, '_', ' ')

@@ -123,17 +123,9 @@ CREATE OR REPLACE FUNCTION api.mailbox_delete(p_id bigint) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_id bigint;
 BEGIN
     PERFORM atum.require_role('admin', 'manage mailboxes');
-    DELETE FROM atum.mailboxes m
-     WHERE m.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND m.id = p_id
-    RETURNING m.id INTO v_id;
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION 'no mailbox %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
-    END IF;
-    RETURN jsonb_build_object('id', v_id, 'deleted', true);
+    RETURN atum.row_delete('atum.mailboxes', p_id, 'mailbox');
 END
 $$;
 COMMENT ON FUNCTION api.mailbox_delete(bigint) IS 'Admin: removes a mailbox (it is no longer polled). AT404 when there is none.';

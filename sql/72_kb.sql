@@ -378,17 +378,9 @@ CREATE OR REPLACE FUNCTION api.kb_article_delete(p_id bigint) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_id bigint;
 BEGIN
     PERFORM atum.require_role('agent', 'remove knowledge base articles');
-    DELETE FROM atum.kb_articles a
-     WHERE a.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND a.id = p_id
-    RETURNING a.id INTO v_id;
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION 'no article %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
-    END IF;
-    RETURN jsonb_build_object('id', v_id, 'deleted', true);
+    RETURN atum.row_delete('atum.kb_articles', p_id, 'article');
 END
 $$;
 COMMENT ON FUNCTION api.kb_article_delete(bigint) IS 'Staff: removes an article with its votes. AT404 when there is none.';
@@ -708,17 +700,9 @@ CREATE OR REPLACE FUNCTION api.kb_category_delete(p_id bigint) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_id bigint;
 BEGIN
     PERFORM atum.require_role('agent', 'manage knowledge base categories');
-    DELETE FROM atum.kb_categories k
-     WHERE k.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND k.id = p_id
-    RETURNING k.id INTO v_id;
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION 'no category %', p_id USING ERRCODE = 'AT404', COLUMN = 'id';
-    END IF;
-    RETURN jsonb_build_object('id', v_id, 'deleted', true);
+    RETURN atum.row_delete('atum.kb_categories', p_id, 'category');
 END
 $$;
 COMMENT ON FUNCTION api.kb_category_delete(bigint) IS 'Staff: removes a knowledge base category; its articles stay, uncategorised.';

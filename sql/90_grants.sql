@@ -105,7 +105,7 @@ GRANT EXECUTE ON FUNCTION
 -- Admin routes (sql/56_api_admin.sql). Admins change the reopen window and auto-close period too.
 GRANT UPDATE (reopen_window_days, auto_close_days) ON atum.organizations TO atum_app;
 GRANT EXECUTE ON FUNCTION
-    atum.require_role(atum.user_role, text), atum.input_integer(jsonb, text, boolean),
+    atum.require_role(atum.user_role, text), atum.row_delete(regclass, bigint, text), atum.input_integer(jsonb, text, boolean),
     atum.input_numeric(jsonb, text, boolean), atum.input_time_zone(jsonb, text, boolean),
     atum.input_date(jsonb, text, boolean), atum.constraint_field(text), atum.constraint_raise(text, text, text),
     atum.page_json(jsonb[], integer),
