@@ -215,6 +215,11 @@ class Hub:
                     self.watch_changed.set()
                     await self.watch_synced.wait()
 
+    def _wake_watchers(self) -> None:
+        """Wake whoever waits in ``watch``: the registered set changed (or is gone)."""
+        synced, self.watch_synced = self.watch_synced, asyncio.Event()
+        synced.set()
+
     async def _register(self, conn: AsyncConnection[Any], *, announce: bool = True) -> None:
         """Register this process's organizations for the LISTEN connection, then wake the waiters.
         The sockets of a newly registered organization get a resync: until now nothing of it was
@@ -227,8 +232,7 @@ class Hub:
         if announce:
             for organization_id in added:
                 self.resync(organization_id)
-        synced, self.watch_synced = self.watch_synced, asyncio.Event()
-        synced.set()
+        self._wake_watchers()
 
     def clients(self) -> list[Client]:
         """Every open socket."""
@@ -314,8 +318,7 @@ class Hub:
                 finally:
                     self.listening.clear()
                     self.watched = set()  # registered for the connection that is gone
-                    synced, self.watch_synced = self.watch_synced, asyncio.Event()
-                    synced.set()  # waiters see that nobody listens now and go on
+                    self._wake_watchers()  # they see that nobody listens now and go on
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter: no two processes in step
             delay = min(delay * 2, self.limits.reconnect_max_seconds)
 
