@@ -115,11 +115,50 @@ AS $$
 -- bulk move costs a few statements; rows whose clocks did not change cost a comparison.
 DECLARE
     v_passed atum.sla_timers[];
+    v_count  bigint;
+    v_new    atum.tickets;
+    v_old    atum.tickets;
+    v_before atum.sla_timers[];
+    v_after  atum.sla_timers[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO atum.sla_timers (organization_id, ticket_id, clock, kind, fires_at)
         SELECT n.organization_id, n.id, th.clock, th.kind, th.fires_at
           FROM new_rows n CROSS JOIN LATERAL atum_private.sla_thresholds(n) AS th;
+        RETURN NULL;
+    END IF;
+
+    SELECT count(*) INTO v_count FROM (SELECT 1 FROM new_rows LIMIT 2) AS two;
+    IF v_count = 0 THEN
+        RETURN NULL;
+    ELSIF v_count = 1 THEN
+        -- One updated ticket (every move and edit of the app): the same rules as the set-based
+        -- statements below, on the thresholds before and after held in memory. An edit that moves
+        -- no threshold costs no statement on the timers at all.
+        SELECT n.* INTO v_new FROM new_rows n;
+        SELECT o.* INTO v_old FROM old_rows o;
+        v_before := ARRAY(SELECT (v_old.organization_id, v_old.id, th.clock, th.kind, th.fires_at)::atum.sla_timers
+                            FROM atum_private.sla_thresholds(v_old) AS th);
+        v_after := ARRAY(SELECT (v_new.organization_id, v_new.id, th.clock, th.kind, th.fires_at)::atum.sla_timers
+                           FROM atum_private.sla_thresholds(v_new) AS th);
+        IF v_before = v_after THEN
+            RETURN NULL;
+        END IF;
+        WITH gone AS (
+            DELETE FROM atum.sla_timers t
+             WHERE t.organization_id = v_new.organization_id AND t.ticket_id = v_new.id AND NOT t = ANY (v_after)
+            RETURNING t.*
+        )
+        SELECT array_agg(g) INTO v_passed FROM gone g WHERE g.fires_at <= now();
+        PERFORM atum_private.sla_record(v_passed);
+        INSERT INTO atum.sla_timers (organization_id, ticket_id, clock, kind, fires_at)
+        SELECT a.organization_id, a.ticket_id, a.clock, a.kind, a.fires_at
+          FROM unnest(v_after) AS a
+         WHERE NOT a = ANY (v_before)
+           AND NOT EXISTS (SELECT 1 FROM atum.sla_events e
+                            WHERE e.organization_id = a.organization_id AND e.ticket_id = a.ticket_id
+                              AND e.clock = a.clock AND e.kind = a.kind)
+        ON CONFLICT (organization_id, ticket_id, clock, kind) DO NOTHING;
         RETURN NULL;
     END IF;
 

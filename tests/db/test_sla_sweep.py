@@ -265,6 +265,38 @@ def test_a_priority_change_rearms_the_timers_from_the_start(db: Database, owner:
     assert timers(owner, ticket_id)[("first_response", "warning")] == t["sla_started_at"] + timedelta(minutes=48)
 
 
+def test_a_move_of_several_tickets_arms_their_timers_as_single_moves_do(db: Database, owner: psycopg.Connection,
+                                                                       org: Org) -> None:
+    # One ticket moves alone (the one-row path), three move in one statement (the set-based path):
+    # each ends with the same timers, and a threshold passed before the move is recorded at once.
+    alone = new_ticket(owner, org)
+    together = [new_ticket(owner, org) for _ in range(3)]
+    shift(owner, together[0], triage_warn_at=-timedelta(minutes=1))
+    owner.execute("UPDATE atum.tickets SET status = 'ACCEPTED' WHERE id = %s", [alone])
+    owner.execute("UPDATE atum.tickets SET status = 'ACCEPTED' WHERE id = ANY (%s)", [together])
+    for ticket_id in [alone, *together]:
+        t = ticket(owner, ticket_id)
+        assert timers(owner, ticket_id) == {
+            ("first_response", "warning"): t["first_response_warn_at"],
+            ("first_response", "breach"): t["first_response_due_at"],
+            ("resolution", "warning"): t["resolution_warn_at"],
+            ("resolution", "breach"): t["resolution_due_at"],
+        }
+    assert events(owner, together[0]) == [("triage", "warning")]
+    assert [events(owner, ticket_id) for ticket_id in [alone, *together[1:]]] == [[], [], []]
+
+
+def test_an_edit_that_moves_no_threshold_leaves_the_timers_alone(db: Database, owner: psycopg.Connection,
+                                                                  org: Org) -> None:
+    ticket_id = accepted(db, owner, org)
+    before = owner.execute("SELECT ctid::text, fires_at FROM atum.sla_timers WHERE ticket_id = %s ORDER BY 1",
+                           [ticket_id]).fetchall()
+    act(db, org.tokens["agent"], "UPDATE atum.tickets SET subject = 'VPN drops every two hours' WHERE id = %s"
+        " RETURNING id", [ticket_id])
+    assert owner.execute("SELECT ctid::text, fires_at FROM atum.sla_timers WHERE ticket_id = %s ORDER BY 1",
+                         [ticket_id]).fetchall() == before
+
+
 def test_triage_warning_and_breach_are_recorded_for_a_ticket_left_in_the_queue(
         db: Database, owner: psycopg.Connection, org: Org) -> None:
     waiting = new_ticket(owner, org, timedelta(days=14))
