@@ -313,10 +313,13 @@ BEGIN
     IF p_priority IS NOT NULL AND NOT upper(btrim(p_priority)) = ANY (enum_range(NULL::atum.ticket_priority)::text[]) THEN
         RAISE EXCEPTION 'unknown priority %', quote_literal(p_priority) USING ERRCODE = 'AT422', COLUMN = 'priority';
     END IF;
-    IF p_assignee_id IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM atum.users u WHERE u.organization_id = v_org AND u.id = p_assignee_id AND u.role <> 'customer' AND u.is_active
-    ) THEN
-        RAISE EXCEPTION 'no active staff member %', p_assignee_id USING ERRCODE = 'AT422', COLUMN = 'assignee_id';
+    -- Nested, not one condition: with no assignee given, "NULL IS NOT NULL AND EXISTS (...)" folds
+    -- to false under a custom plan, so PostgreSQL planned it anew on every call.
+    IF p_assignee_id IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM atum.users u
+                        WHERE u.organization_id = v_org AND u.id = p_assignee_id AND u.role <> 'customer' AND u.is_active) THEN
+            RAISE EXCEPTION 'no active staff member %', p_assignee_id USING ERRCODE = 'AT422', COLUMN = 'assignee_id';
+        END IF;
     END IF;
     -- One statement: the state machine computes the SLA for the priority set with the move.
     PERFORM set_config('atum.status_reason', '', true);
