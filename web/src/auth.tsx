@@ -56,7 +56,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [refresh]);
 
   useEffect(() => {
-    const ended = () => setMe(null);
+    // A request answered 401 while signed in: the session ended under the user (signed out in
+    // another tab, expired, revoked). This can arrive before the live socket's close, so it says
+    // why too; the route guard then shows the sign-in page.
+    const ended = () => {
+      if (signedIn.current && !signingOut.current) setNotice(SESSION_ENDED_NOTICE);
+      setMe(null);
+    };
     window.addEventListener(SIGNED_OUT_EVENT, ended);
     return () => window.removeEventListener(SIGNED_OUT_EVENT, ended);
   }, []);
