@@ -23,7 +23,8 @@ COMMENT ON AGGREGATE atum_private.hash_chain(bytea, text) IS 'Running hash chain
 CREATE OR REPLACE FUNCTION atum_private.audit_payload(
     p_organization_id bigint, p_seq bigint, p_occurred_at timestamptz, p_actor_user_id bigint,
     p_actor_role atum.user_role, p_db_role text, p_application text, p_action text, p_table_name text,
-    p_row_key jsonb, p_ticket_id bigint, p_old_values jsonb, p_new_values jsonb, p_transaction_id bigint
+    p_row_key jsonb, p_ticket_id bigint, p_old_values jsonb, p_new_values jsonb, p_transaction_id bigint,
+    p_reason text
 ) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -31,12 +32,15 @@ AS $$
     -- so the hash does not depend on the TimeZone or DateStyle of the session. STABLE (not
     -- IMMUTABLE) because extract() on timestamptz is: declared honestly, the body is inlined
     -- into the statements that call it instead of being run as a function per row.
-    SELECT jsonb_build_array(
+    -- The reason is appended only when there is one, so rows written before it existed (and rows
+    -- without one) hash as they always did.
+    SELECT (jsonb_build_array(
         p_organization_id, p_seq, (extract(epoch FROM p_occurred_at) * 1000000)::bigint, p_actor_user_id,
         p_actor_role, p_db_role, p_application, p_action, p_table_name, p_row_key, p_ticket_id,
-        p_old_values, p_new_values, p_transaction_id)::text
+        p_old_values, p_new_values, p_transaction_id)
+        || CASE WHEN p_reason IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(p_reason) END)::text
 $$;
-COMMENT ON FUNCTION atum_private.audit_payload(bigint, bigint, timestamptz, bigint, atum.user_role, text, text, text, text, jsonb, bigint, jsonb, jsonb, bigint) IS 'Canonical text of an audit row''s content, the input of its hash.';
+COMMENT ON FUNCTION atum_private.audit_payload(bigint, bigint, timestamptz, bigint, atum.user_role, text, text, text, text, jsonb, bigint, jsonb, jsonb, bigint, text) IS 'Canonical text of an audit row''s content, the input of its hash.';
 
 DROP FUNCTION IF EXISTS atum_private.audit_append(text, text, jsonb);
 CREATE OR REPLACE FUNCTION atum_private.audit_append(
@@ -63,6 +67,9 @@ DECLARE
     v_seq  bigint;
     v_hash bytea;
     v_seqs bigint[];
+    -- The reason given for the change (a status move's: api.ticket_transition and the other callers
+    -- of the state machine set it for the statement), kept with every row the change writes.
+    v_reason text := nullif(btrim(current_setting('atum.status_reason', true)), '');
 BEGIN
     IF cardinality(p_orgs) IS NULL OR cardinality(p_orgs) = 0 THEN
         RETURN;
@@ -84,13 +91,13 @@ BEGIN
         v_hash := atum_private.hash_chain_step(v_head.last_hash, NULL, atum_private.audit_payload(
             v_org, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
             current_setting('application_name'), p_action, p_table_name, p_keys[1], p_tickets[1],
-            p_old[1], p_new[1], txid_current()));
+            p_old[1], p_new[1], txid_current(), v_reason));
         INSERT INTO atum.audit_log (organization_id, lane, seq, occurred_at, actor_user_id, actor_role, db_role,
                                     application, action, table_name, row_key, ticket_id, old_values,
-                                    new_values, transaction_id, prev_hash, hash)
+                                    new_values, transaction_id, reason, prev_hash, hash)
         VALUES (v_org, v_lane, v_seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
                 current_setting('application_name'), p_action, p_table_name, p_keys[1], p_tickets[1],
-                p_old[1], p_new[1], txid_current(), v_head.last_hash, v_hash);
+                p_old[1], p_new[1], txid_current(), v_reason, v_head.last_hash, v_hash);
         UPDATE atum.audit_heads h SET last_seq = v_seq, last_hash = v_hash
          WHERE h.organization_id = v_org AND h.lane = v_lane;
         RETURN;
@@ -123,16 +130,16 @@ BEGIN
                atum_private.hash_chain(n.seed, atum_private.audit_payload(
                    n.organization_id, n.seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
                    current_setting('application_name'), p_action, p_table_name, n.row_key, n.ticket_id,
-                   n.old_values, n.new_values, txid_current()))
+                   n.old_values, n.new_values, txid_current(), v_reason))
                    OVER (PARTITION BY n.organization_id ORDER BY n.seq) AS hash
           FROM numbered n
     ), inserted AS (
         INSERT INTO atum.audit_log (organization_id, lane, seq, occurred_at, actor_user_id, actor_role, db_role,
                                     application, action, table_name, row_key, ticket_id, old_values,
-                                    new_values, transaction_id, prev_hash, hash)
+                                    new_values, transaction_id, reason, prev_hash, hash)
         SELECT hs.organization_id, v_lane, hs.seq, now(), v_ctx.user_id, v_ctx.role, session_user::text,
                current_setting('application_name'), p_action, p_table_name, hs.row_key, hs.ticket_id,
-               hs.old_values, hs.new_values, txid_current(),
+               hs.old_values, hs.new_values, txid_current(), v_reason,
                coalesce(lag(hs.hash) OVER (PARTITION BY hs.organization_id ORDER BY hs.seq), hs.seed), hs.hash
           FROM hashed hs
         RETURNING organization_id, seq, hash
@@ -172,10 +179,7 @@ DECLARE
     v_tickets bigint[];
     v_olds    jsonb[];
     v_news    jsonb[];
-    v_old     jsonb;
-    v_new     jsonb;
     v_count   bigint;
-    v_changed record;
 BEGIN
     -- A key is one or two columns (audit_attach checks); building it beats removing every other column.
     IF TG_OP = 'INSERT' THEN
@@ -199,21 +203,22 @@ BEGIN
         IF v_count = 0 THEN
             RETURN NULL;  -- statement triggers fire also when no row changed
         ELSIF v_count = 1 THEN
-            SELECT to_jsonb(n), (SELECT to_jsonb(o) FROM old_rows o) INTO v_new, v_old FROM new_rows n;
-            SELECT jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE v_old -> e.k END) AS old_values,
-                   jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE e.v END) AS new_values
-              INTO v_changed
-              FROM jsonb_each(v_new) AS e (k, v)
-             WHERE e.v IS DISTINCT FROM v_old -> e.k AND NOT e.k = ANY (v_ignore);
-            IF v_changed.new_values IS NULL THEN
-                RETURN NULL;
+            -- One statement from the transition tables straight into the arrays (each statement
+            -- of a trigger is set up afresh in every transaction).
+            SELECT ARRAY[(r.n ->> v_org)::bigint],
+                   ARRAY[CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, r.n -> v_key1)
+                              ELSE jsonb_build_object(v_key1, r.n -> v_key1, v_key2, r.n -> v_key2) END],
+                   ARRAY[(r.n ->> v_ticket)::bigint], ARRAY[d.old_values], ARRAY[d.new_values]
+              INTO v_orgs, v_keys, v_tickets, v_olds, v_news
+              FROM (SELECT to_jsonb(n) AS n, (SELECT to_jsonb(o) FROM old_rows o) AS o FROM new_rows n OFFSET 0) AS r
+             CROSS JOIN LATERAL (
+                   SELECT jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE r.o -> e.k END) AS old_values,
+                          jsonb_object_agg(e.k, CASE WHEN v_mask ? e.k THEN v_mask -> e.k ELSE e.v END) AS new_values
+                     FROM jsonb_each(r.n) AS e (k, v)
+                    WHERE e.v IS DISTINCT FROM r.o -> e.k AND NOT e.k = ANY (v_ignore)) AS d;
+            IF v_news[1] IS NULL THEN
+                RETURN NULL;  -- only ignored bookkeeping columns changed
             END IF;
-            v_orgs := ARRAY[(v_new ->> v_org)::bigint];
-            v_keys := ARRAY[CASE WHEN v_key2 IS NULL THEN jsonb_build_object(v_key1, v_new -> v_key1)
-                                 ELSE jsonb_build_object(v_key1, v_new -> v_key1, v_key2, v_new -> v_key2) END];
-            v_tickets := ARRAY[(v_new ->> v_ticket)::bigint];
-            v_olds := ARRAY[v_changed.old_values];
-            v_news := ARRAY[v_changed.new_values];
         ELSE
             WITH o AS MATERIALIZED (SELECT to_jsonb(o) AS j FROM old_rows o),  -- MATERIALIZED: to_jsonb once per row
                  n AS MATERIALIZED (SELECT to_jsonb(n) AS j FROM new_rows n)
@@ -315,7 +320,10 @@ END
 $$;
 COMMENT ON FUNCTION atum_private.audit_attach(regclass, jsonb) IS 'Puts the three audit triggers on a table (idempotent); the spec names the organization, key, ticket, redacted and ignored columns.';
 
--- Which tables are audited, and how. Every tenant table is listed (a catalog test checks it).
+-- Which tables are audited, and how. Every tenant table is listed (a catalog test checks it), but
+-- atum.ticket_status_changes: the state machine derives it from the ticket's change in the same
+-- statement, and that change's audit row has the move (old and new status), its actor and its
+-- reason (migration 0023).
 SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
   FROM (VALUES
     ('atum.organizations',      '{"org": "id", "key": ["id"]}'),
@@ -330,7 +338,6 @@ SELECT atum_private.audit_attach(t.tbl::regclass, t.spec::jsonb)
     ('atum.sla_policies',       '{"org": "organization_id", "key": ["id"], "ignore": ["updated_at"]}'),
     ('atum.tickets',            '{"org": "organization_id", "key": ["id"], "ticket": "id", "ignore": ["updated_at"]}'),
     ('atum.ticket_tags',        '{"org": "organization_id", "key": ["ticket_id", "tag_id"], "ticket": "ticket_id"}'),
-    ('atum.ticket_status_changes', '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
     ('atum.sla_events',         '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "group_inserts": true}'),
     ('atum.ticket_comments',    '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id", "ignore": ["updated_at"]}'),
     ('atum.attachments',        '{"org": "organization_id", "key": ["id"], "ticket": "ticket_id"}'),
@@ -389,7 +396,7 @@ AS $$
                sha256(a.prev_hash || convert_to(atum_private.audit_payload(
                    a.organization_id, a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.db_role,
                    a.application, a.action, a.table_name, a.row_key, a.ticket_id, a.old_values,
-                   a.new_values, a.transaction_id), 'UTF8')) AS recomputed,
+                   a.new_values, a.transaction_id, a.reason), 'UTF8')) AS recomputed,
                lag(a.hash) OVER w AS before_hash,
                row_number() OVER w = 1 AS is_first,
                row_number() OVER (PARTITION BY a.lane ORDER BY a.seq DESC) = 1 AS is_last

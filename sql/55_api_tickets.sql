@@ -817,10 +817,11 @@ BEGIN
     PERFORM atum.require_ticket(p_ticket_id);
     SELECT array_agg(jsonb_build_object(
                'seq', a.seq, 'occurred_at', a.occurred_at, 'actor_user_id', a.actor_user_id, 'actor_role', a.actor_role,
-               'action', a.action, 'table', a.table_name, 'row_key', a.row_key, 'old', a.old_values, 'new', a.new_values)
+               'action', a.action, 'table', a.table_name, 'row_key', a.row_key, 'old', a.old_values, 'new', a.new_values,
+               'reason', a.reason)
                ORDER BY a.seq) INTO v_items
       FROM (SELECT a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.action, a.table_name, a.row_key,
-                   a.old_values, a.new_values
+                   a.old_values, a.new_values, a.reason
               FROM atum.audit_log a
              WHERE a.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND a.ticket_id = p_ticket_id
                AND (v_after IS NULL OR a.seq > v_after)
@@ -831,14 +832,16 @@ BEGIN
             SELECT a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.action, a.table_name,
                    jsonb_build_object('id', jsonb_agg(e.id ORDER BY e.id)), a.old_values,
                    jsonb_build_object('rows', (SELECT jsonb_agg(r ORDER BY r -> 'id') FROM jsonb_array_elements(a.new_values -> 'rows') AS r
-                                                WHERE (r ->> 'ticket_id')::bigint = p_ticket_id))
+                                                WHERE (r ->> 'ticket_id')::bigint = p_ticket_id)),
+                   a.reason
               FROM atum.sla_events e
               JOIN atum.audit_log a ON a.organization_id = e.organization_id AND a.occurred_at = e.recorded_at
                                    AND a.table_name = 'sla_events' AND a.ticket_id IS NULL
                                    AND a.row_key -> 'id' @> to_jsonb(e.id)
              WHERE e.organization_id = (SELECT c.organization_id FROM atum.request_context c) AND e.ticket_id = p_ticket_id
                AND (v_after IS NULL OR a.seq > v_after)
-             GROUP BY a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.action, a.table_name, a.old_values, a.new_values
+             GROUP BY a.seq, a.occurred_at, a.actor_user_id, a.actor_role, a.action, a.table_name, a.old_values, a.new_values,
+                      a.reason
              ORDER BY 1
              LIMIT v_limit + 1) AS a;
     RETURN jsonb_build_object(

@@ -160,6 +160,17 @@ def tenant_tables(conn: psycopg.Connection[Any]) -> list[str]:
         "SELECT DISTINCT tablename FROM pg_policies WHERE schemaname = 'atum' ORDER BY 1")]
 
 
+#: Tenant tables with no audit triggers of their own: the state machine derives the status history
+#: from the ticket's change in the same statement, and that change's audit row has the move, its
+#: actor and its reason (migration 0023).
+DERIVED_TABLES = frozenset({"ticket_status_changes"})
+
+
+def audited_tables(conn: psycopg.Connection[Any]) -> list[str]:
+    """The tenant tables whose every change has audit rows of its own."""
+    return [t for t in tenant_tables(conn) if t != "audit_log" and t not in DERIVED_TABLES]
+
+
 def org_column(table: str) -> str:
     """The column holding the organization: organizations is keyed by its own id."""
     return "id" if table == "organizations" else "organization_id"

@@ -11,7 +11,7 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tests.support import Database, Org, build_org, tenant_tables
+from tests.support import Database, Org, audited_tables, build_org, transition
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def problems(owner: psycopg.Connection, org_id: int) -> list[tuple[int, str]]:
 
 def test_every_tenant_table_change_of_the_world_was_audited(owner: psycopg.Connection, org: Org) -> None:
     audited = {r["table_name"] for r in audit(owner, "organization_id = %s", [org.id])}
-    expected = set(tenant_tables(owner)) - {"audit_log"}
+    expected = set(audited_tables(owner))
     assert expected <= audited
 
 
@@ -154,7 +154,7 @@ def test_a_forged_row_with_a_recomputed_hash_still_breaks_the_link(owner: psycop
         UPDATE atum.audit_log a SET new_values = '{}',
                hash = sha256(a.prev_hash || convert_to(atum_private.audit_payload(a.organization_id, a.seq,
                    a.occurred_at, a.actor_user_id, a.actor_role, a.db_role, a.application, a.action, a.table_name,
-                   a.row_key, a.ticket_id, a.old_values, '{}', a.transaction_id), 'UTF8'))
+                   a.row_key, a.ticket_id, a.old_values, '{}', a.transaction_id, a.reason), 'UTF8'))
          WHERE organization_id = %s AND seq = %s""", [org.id, seq])
     following = owner.execute("""
         SELECT min(a.seq) FROM atum.audit_log a JOIN atum.audit_log e USING (organization_id, lane)
@@ -162,6 +162,19 @@ def test_a_forged_row_with_a_recomputed_hash_still_breaks_the_link(owner: psycop
     assert following is not None
     assert problems(owner, org.id) == [(following, "does not link to the previous row's hash "
                                                    "(row removed or replaced before it)")]
+
+
+def test_the_reason_of_a_change_is_hashed_with_its_row(db: Database, owner: psycopg.Connection, org: Org) -> None:
+    ticket = owner.execute("INSERT INTO atum.tickets (organization_id, subject, requester_id)"
+                           " VALUES (%s, 'Printer', %s) RETURNING id", [org.id, org.users["customer"]]).fetchone()[0]
+    transition(db, org.tokens["manager"], ticket, "REJECTED", "Duplicate of ATUM-1")
+    seq = owner.execute("SELECT seq FROM atum.audit_log WHERE ticket_id = %s AND reason IS NOT NULL",
+                        [ticket]).fetchone()[0]
+    assert problems(owner, org.id) == []
+    owner.execute("SET atum.audit_maintenance = on")
+    owner.execute("UPDATE atum.audit_log SET reason = 'No reason' WHERE organization_id = %s AND seq = %s",
+                  [org.id, seq])
+    assert problems(owner, org.id) == [(seq, "content does not match its hash (row edited)")]
 
 
 def test_concurrent_writers_in_one_organization_keep_a_valid_chain(db: Database, owner: psycopg.Connection,

@@ -94,10 +94,13 @@ def test_rejecting_needs_a_reason_which_is_kept_with_the_actor(db: Database, own
     history = owner.execute("SELECT from_status::text, to_status::text, reason, actor_id"
                             " FROM atum.ticket_status_changes WHERE ticket_id = %s ORDER BY id", [ticket]).fetchall()
     assert history == [("NEW", "REJECTED", "Duplicate of ATUM-1", org.users["manager"])]
-    audited = owner.execute("SELECT actor_user_id, new_values ->> 'reason' FROM atum.audit_log"
-                            " WHERE table_name = 'ticket_status_changes' AND ticket_id = %s AND action = 'INSERT'"
-                            " ORDER BY seq DESC LIMIT 1", [ticket]).fetchone()
-    assert audited == (org.users["manager"], "Duplicate of ATUM-1")
+    # One audit row for the move: the ticket's change, with its actor and reason (the history row is
+    # derived from it in the same statement and not audited again).
+    audited = owner.execute("SELECT table_name, actor_user_id, old_values ->> 'status', new_values ->> 'status', reason"
+                            " FROM atum.audit_log WHERE ticket_id = %s AND action = 'UPDATE'", [ticket]).fetchall()
+    assert audited == [("tickets", org.users["manager"], "NEW", "REJECTED", "Duplicate of ATUM-1")]
+    assert owner.execute("SELECT count(*) FROM atum.audit_log WHERE ticket_id = %s"
+                         " AND table_name = 'ticket_status_changes'", [ticket]).fetchone()[0] == 0
 
 
 def test_the_requester_reopens_only_within_the_window_staff_any_time(db: Database, owner: psycopg.Connection,

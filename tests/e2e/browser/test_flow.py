@@ -86,3 +86,15 @@ def test_a_ticket_from_the_portal_to_the_customers_confirmation(site: Site) -> N
     status_is(customer, "Closed")
     site.screenshot(customer, "08-portal-ticket-closed")
     assert site.api("GET", f"/api/v1/tickets/{ticket}", "manager")["status"] == "CLOSED"
+
+
+def test_the_timeline_shows_each_move_with_its_reason(site: Site) -> None:
+    ticket = site.api("POST", "/api/v1/tickets", "customer", {"subject": "Second printer jam", "description": "."})["id"]
+    site.api("POST", f"/api/v1/tickets/{ticket}/transition", "manager",
+             {"status": "REJECTED", "reason": "Duplicate of the first printer ticket"})
+    manager = site.page("manager")
+    manager.goto(f"/tickets/{ticket}")
+    move = manager.get_by_role("note").filter(has_text="changed the status")
+    expect(move).to_have_count(1)
+    expect(move).to_contain_text(re.compile(r"changed the status from New\s*to Rejected"))
+    expect(move).to_contain_text("Reason: Duplicate of the first printer ticket")

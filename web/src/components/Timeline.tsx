@@ -57,21 +57,29 @@ function who(id: number | null | undefined, names: Map<number, string> | undefin
 
 const CLOCKS: Record<string, string> = { triage: 'triage', first_response: 'first response', resolution: 'resolution' };
 
-function historyEntries(h: HistoryEntry, names: Map<number, string> | undefined, meId?: number): ReactNode[] {
+function statusMove(actor: string, from: unknown, to: unknown, reason: unknown): ReactNode {
+  return (
+    <>
+      <strong><SafeText text={actor} /></strong> changed the status from <span className="status">{label(String(from ?? ''))}</span>
+      {' '}to <span className="status">{label(String(to ?? ''))}</span>
+      {typeof reason === 'string' && reason && <div className="reason">Reason: <SafeText text={reason} /></div>}
+    </>
+  );
+}
+
+/** What one audit entry shows. A status move is the ticket's own change (old and new status, the
+ * reason with the entry); moves audited before migration 0023 also have an entry of their history
+ * row, at the same instant, which shows them instead (`movedAt`). */
+function historyEntries(h: HistoryEntry, names: Map<number, string> | undefined, meId: number | undefined,
+                        movedAt: Set<string>): ReactNode[] {
   const actor = who(h.actor_user_id, names, meId);
   const nw = h.new ?? {};
   const old = h.old ?? {};
   const out: ReactNode[] = [];
   if (h.table === 'ticket_status_changes' && h.action === 'INSERT') {
-    const reason = typeof nw.reason === 'string' && nw.reason ? nw.reason : null;
-    out.push(
-      <>
-        <strong><SafeText text={actor} /></strong> changed the status from <span className="status">{label(String(nw.from_status ?? ''))}</span>
-        {' '}to <span className="status">{label(String(nw.to_status ?? ''))}</span>
-        {reason && <div className="reason">Reason: {reason}</div>}
-      </>,
-    );
+    out.push(statusMove(actor, nw.from_status, nw.to_status, nw.reason));
   } else if (h.table === 'tickets' && h.action === 'UPDATE') {
+    if ('status' in nw && !movedAt.has(h.occurred_at)) out.push(statusMove(actor, old.status, nw.status, h.reason));
     if ('assignee_id' in nw) {
       const to = nw.assignee_id as number | null;
       out.push(to === null
@@ -158,8 +166,10 @@ export default function Timeline({ ticket, comments, attachments, history, names
       ),
     });
   }
+  const movedAt = new Set(history.filter((h) => h.table === 'ticket_status_changes' && h.action === 'INSERT')
+    .map((h) => h.occurred_at));
   for (const h of history) {
-    historyEntries(h, names, meId).forEach((node, i) => {
+    historyEntries(h, names, meId, movedAt).forEach((node, i) => {
       entries.push({
         at: h.occurred_at, order: 3, key: `h${h.seq}-${i}`,
         node: (

@@ -66,6 +66,8 @@ export interface HistoryEntry {
   row_key: Record<string, unknown> | null;
   old: Record<string, unknown> | null;
   new: Record<string, unknown> | null;
+  /** Why the change was made (a status move's reason), or null. */
+  reason: string | null;
 }
 
 /** Every page of a keyset-paginated list (a ticket's comments are rarely more than a few pages). */
