@@ -143,7 +143,7 @@ BEGIN
                                     OR NEW.paused_minutes <> 0) THEN
             RAISE EXCEPTION 'a new ticket starts as NEW without SLA times' USING ERRCODE = 'AT422', COLUMN = 'status';
         END IF;
-        SELECT * INTO v_due FROM atum_private.ticket_triage_due(NEW.organization_id, NEW.created_at);
+        v_due := atum_private.ticket_triage_due(NEW.organization_id, NEW.created_at);
         NEW.triage_warn_at := v_due.triage_warn_at;
         NEW.triage_due_at := v_due.triage_due_at;
         -- An imported ticket whose clock has started gets its times from the policies, like any
@@ -232,8 +232,7 @@ BEGIN
     END IF;
 
     IF v_recompute AND NEW.sla_started_at IS NOT NULL THEN
-        SELECT * INTO v_due
-          FROM atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
+        v_due := atum_private.ticket_sla_due(NEW.organization_id, NEW.priority, NEW.sla_started_at, NEW.paused_minutes);
         NEW.first_response_warn_at := v_due.first_response_warn_at;
         NEW.first_response_due_at := v_due.first_response_due_at;
         NEW.resolution_warn_at := v_due.resolution_warn_at;
