@@ -89,7 +89,8 @@ def test_a_ticket_from_the_portal_to_the_customers_confirmation(site: Site) -> N
 
 
 def test_the_timeline_shows_each_move_with_its_reason(site: Site) -> None:
-    ticket = site.api("POST", "/api/v1/tickets", "customer", {"subject": "Second printer jam", "description": "."})["id"]
+    opened = site.api("POST", "/api/v1/tickets", "customer", {"subject": "Second printer jam", "description": "."})
+    ticket = opened["id"]
     site.api("POST", f"/api/v1/tickets/{ticket}/transition", "manager",
              {"status": "REJECTED", "reason": "Duplicate of the first printer ticket"})
     manager = site.page("manager")
