@@ -36,6 +36,15 @@ CREATE OR REPLACE FUNCTION atum.current_user_id() RETURNS bigint
 AS $$ BEGIN RETURN (SELECT c.user_id FROM atum.request_context c); END $$;
 COMMENT ON FUNCTION atum.current_user_id() IS 'User of the verified request context (NULL: none).';
 
+-- Not part of the verified context: the reason given for the status move the statement makes, set
+-- for the statement by api.ticket_transition (set_config('atum.status_reason', ..., true)) and read
+-- by the state machine, the status history, the audit trail and the outbox. A plain setting: it
+-- says why, never who. SQL without a SET clause, so it is inlined where it is read.
+CREATE OR REPLACE FUNCTION atum_private.status_reason() RETURNS text
+    LANGUAGE sql STABLE
+AS $$ SELECT nullif(pg_catalog.btrim(pg_catalog.current_setting('atum.status_reason', true)), '') $$;
+COMMENT ON FUNCTION atum_private.status_reason() IS 'The reason given for the current status move (atum.status_reason, trimmed), NULL when none.';
+
 CREATE OR REPLACE FUNCTION atum.current_user_role() RETURNS atum.user_role
     LANGUAGE plpgsql STABLE
 AS $$ BEGIN RETURN (SELECT c.role FROM atum.request_context c); END $$;

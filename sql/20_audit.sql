@@ -67,9 +67,9 @@ DECLARE
     v_seq  bigint;
     v_hash bytea;
     v_seqs bigint[];
-    -- The reason given for the change (a status move's: api.ticket_transition and the other callers
-    -- of the state machine set it for the statement), kept with every row the change writes.
-    v_reason text := nullif(btrim(current_setting('atum.status_reason', true)), '');
+    -- The reason given for the change (a status move's, see atum_private.status_reason), kept with
+    -- every row the change writes.
+    v_reason text := atum_private.status_reason();
 BEGIN
     IF cardinality(p_orgs) IS NULL OR cardinality(p_orgs) = 0 THEN
         RETURN;

@@ -121,7 +121,7 @@ DECLARE
     v_role      atum.user_role;
     v_actor     text;
     v_rule      record;
-    v_reason    text := nullif(btrim(current_setting('atum.status_reason', true)), '');
+    v_reason    text := atum_private.status_reason();
     v_window    integer;
     v_due       record;
     v_engine    boolean;
@@ -257,7 +257,7 @@ AS $$
 BEGIN
     INSERT INTO atum.ticket_status_changes (organization_id, ticket_id, from_status, to_status, reason, actor_id)
     SELECT n.organization_id, n.id, o.status, n.status,
-           nullif(btrim(current_setting('atum.status_reason', true)), ''),
+           atum_private.status_reason(),
            (SELECT c.user_id FROM atum.request_context c)
       FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
      WHERE n.status IS DISTINCT FROM o.status;

@@ -158,7 +158,7 @@ BEGIN
     SELECT n.organization_id, 'resolved', u.id, u.email, n.id,
            atum_private.mail_ticket_context(n)
            || jsonb_build_object('recipient', atum_private.mail_user_json(u), 'actor', v_actor,
-                                 'reason', nullif(btrim(current_setting('atum.status_reason', true)), ''))
+                                 'reason', atum_private.status_reason())
       FROM new_rows n
       JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
       JOIN atum.users u ON u.organization_id = n.organization_id AND u.id = n.requester_id
